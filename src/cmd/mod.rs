@@ -1,0 +1,197 @@
+//! Commands: the table ([`table`]), the spec each entry follows ([`spec`]), the
+//! gate every call passes ([`execute`]), and one module per command family.
+//!
+//! Handlers are plain synchronous functions over the locked keyspace view
+//! ([`Ctx::db`]). They validate first, then write exactly one reply (or return
+//! a typed [`CmdError`] that the gate turns into Redis's error text), and never
+//! touch the socket. That is what lets EXEC and scripts call them under one
+//! critical section.
+
+pub mod args;
+pub mod spec;
+pub mod table;
+
+pub mod connection;
+pub mod keyspace;
+pub mod server;
+pub mod string;
+
+use std::fmt;
+use std::time::Instant;
+
+pub use args::Args;
+pub use spec::{CommandSpec, Keys, flag};
+pub use table::CommandTable;
+
+use crate::db::Db;
+use crate::protocol::Reply;
+use crate::server::{Client, Server};
+
+/// What a handler sees.
+pub struct Ctx<'c, 's> {
+    pub server: &'s Server,
+    pub client: &'c mut Client,
+    pub out: &'c mut Reply,
+    /// The client's selected database over the shards this command locked.
+    pub db: Db<'c, 's>,
+}
+
+pub type CmdResult = Result<(), CmdError>;
+
+/// Errors shared by many commands, each with Redis's exact text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CmdError {
+    WrongType,
+    NotInteger,
+    NotFloat,
+    Syntax,
+    Overflow,
+    NoSuchKey,
+    OutOfRange,
+    InvalidDb,
+    /// Any other message, prefix included (`ERR ...`, `NOPERM ...`).
+    Msg(&'static str),
+    Owned(String),
+}
+
+impl CmdError {
+    pub fn msg(text: impl Into<String>) -> Self {
+        CmdError::Owned(text.into())
+    }
+}
+
+impl fmt::Display for CmdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CmdError::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value"
+            }
+            CmdError::NotInteger => "ERR value is not an integer or out of range",
+            CmdError::NotFloat => "ERR value is not a valid float",
+            CmdError::Syntax => "ERR syntax error",
+            CmdError::Overflow => "ERR increment or decrement would overflow",
+            CmdError::NoSuchKey => "ERR no such key",
+            CmdError::OutOfRange => "ERR index out of range",
+            CmdError::InvalidDb => "ERR DB index is out of range",
+            CmdError::Msg(m) => m,
+            CmdError::Owned(m) => m,
+        })
+    }
+}
+
+/// Current Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs one command through the gate: lookup, arity, auth, locking, call,
+/// statistics. Writes exactly one reply into `out` (none under CLIENT REPLY OFF).
+pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Args<'_>) {
+    let Some(name) = args.first() else { return };
+    let Some((id, spec)) = server.commands.lookup(name, args.get_opt(1)) else {
+        unknown_command(server, out, args);
+        return;
+    };
+    if !spec.arity_ok(args.len()) {
+        reject(
+            server,
+            id,
+            out,
+            &format!(
+                "ERR wrong number of arguments for '{}' command",
+                server.commands.full_name(id)
+            ),
+        );
+        return;
+    }
+    if !client.authenticated && spec.flags & flag::NO_AUTH == 0 {
+        reject(server, id, out, "NOAUTH Authentication required.");
+        return;
+    }
+    if spec.handler.is_none() {
+        let msg = format!(
+            "ERR unknown subcommand '{:.128}'. Try {} HELP.",
+            String::from_utf8_lossy(args.get(1)),
+            spec.name.to_ascii_uppercase()
+        );
+        reject(server, id, out, &msg);
+        return;
+    }
+    call(server, client, out, args, id, spec);
+}
+
+/// Locks what the command needs and calls its handler.
+pub fn call(
+    server: &Server,
+    client: &mut Client,
+    out: &mut Reply,
+    args: &Args<'_>,
+    id: usize,
+    spec: &CommandSpec,
+) {
+    let Some(handler) = spec.handler else { return };
+    let started = Instant::now();
+    let mut locked = if spec.flags & flag::WHOLE_KEYSPACE != 0 {
+        server.keyspace.lock_all()
+    } else {
+        let mut positions = std::mem::take(&mut client.scratch_keys);
+        spec.key_positions(args, &mut positions);
+        let locked = server
+            .keyspace
+            .lock_keys(positions.iter().map(|&i| args.get(i)));
+        client.scratch_keys = positions;
+        locked
+    };
+    let db = locked.db(client.db, now_ms());
+    out.last_error = None;
+    let mut ctx = Ctx {
+        server,
+        client,
+        out,
+        db,
+    };
+    let result = handler(&mut ctx, args);
+    drop(ctx);
+    drop(locked);
+    if let Err(e) = result {
+        out.error(&e.to_string());
+    }
+    let failed = out.last_error.take();
+    server
+        .stats
+        .record_call(id, started.elapsed(), failed.map(|p| p));
+}
+
+fn reject(server: &Server, id: usize, out: &mut Reply, msg: &str) {
+    out.error(msg);
+    server
+        .stats
+        .record_rejected(Some(id), out.last_error.take().expect("error just written"));
+}
+
+fn unknown_command(server: &Server, out: &mut Reply, args: &Args<'_>) {
+    let name = String::from_utf8_lossy(args.first().unwrap_or_default());
+    // Each quoted argument is cut so the list stays near 128 bytes, as Redis does.
+    let mut quoted = Vec::new();
+    for arg in args.iter().skip(1) {
+        if quoted.len() >= 128 {
+            break;
+        }
+        let room = 128 - quoted.len();
+        quoted.push(b'\'');
+        quoted.extend_from_slice(&arg[..arg.len().min(room)]);
+        quoted.extend_from_slice(b"' ");
+    }
+    let name: String = name.chars().take(128).collect();
+    let msg = format!(
+        "ERR unknown command '{name}', with args beginning with: {}",
+        String::from_utf8_lossy(&quoted)
+    );
+    out.error(&msg);
+    server
+        .stats
+        .record_rejected(None, out.last_error.take().expect("error just written"));
+}

@@ -1,0 +1,315 @@
+//! The declarative description of a command. One `CommandSpec` per command
+//! (and per subcommand) drives dispatch, arity errors, `COMMAND` replies, ACL
+//! categories, renames, OOM refusal and key extraction.
+
+use super::{Args, CmdResult, Ctx};
+
+pub type Handler = fn(&mut Ctx<'_, '_>, &Args<'_>) -> CmdResult;
+
+/// Command flags, as `COMMAND INFO` names them, plus two internal ones that
+/// choose how much of the keyspace the dispatcher locks.
+pub mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const ASKING: u32 = 1 << 11;
+    pub const FAST: u32 = 1 << 12;
+    pub const NO_AUTH: u32 = 1 << 13;
+    pub const MAY_REPLICATE: u32 = 1 << 14;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 15;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 16;
+    pub const NO_MULTI: u32 = 1 << 17;
+    pub const MOVABLE_KEYS: u32 = 1 << 18;
+    pub const ALLOW_BUSY: u32 = 1 << 19;
+    /// Internal: the command sees the whole keyspace (KEYS, FLUSHDB, SWAPDB),
+    /// so every shard is locked for it.
+    pub const WHOLE_KEYSPACE: u32 = 1 << 30;
+    /// Internal: EXEC, DISCARD, MULTI, WATCH, QUIT, RESET run at once even
+    /// inside MULTI instead of being queued.
+    pub const TXN_CONTROL: u32 = 1 << 31;
+
+    /// Names in `COMMAND INFO` order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// ACL categories. Some follow from flags (write, read, admin, fast...), the
+/// rest are given per command.
+pub mod acl {
+    pub const KEYSPACE: u64 = 1 << 0;
+    pub const READ: u64 = 1 << 1;
+    pub const WRITE: u64 = 1 << 2;
+    pub const SET: u64 = 1 << 3;
+    pub const SORTEDSET: u64 = 1 << 4;
+    pub const LIST: u64 = 1 << 5;
+    pub const HASH: u64 = 1 << 6;
+    pub const STRING: u64 = 1 << 7;
+    pub const BITMAP: u64 = 1 << 8;
+    pub const HYPERLOGLOG: u64 = 1 << 9;
+    pub const GEO: u64 = 1 << 10;
+    pub const STREAM: u64 = 1 << 11;
+    pub const PUBSUB: u64 = 1 << 12;
+    pub const ADMIN: u64 = 1 << 13;
+    pub const FAST: u64 = 1 << 14;
+    pub const SLOW: u64 = 1 << 15;
+    pub const BLOCKING: u64 = 1 << 16;
+    pub const DANGEROUS: u64 = 1 << 17;
+    pub const CONNECTION: u64 = 1 << 18;
+    pub const TRANSACTION: u64 = 1 << 19;
+    pub const SCRIPTING: u64 = 1 << 20;
+
+    /// Names in the order `ACL CAT` lists them.
+    pub const NAMES: &[(u64, &str)] = &[
+        (KEYSPACE, "keyspace"),
+        (READ, "read"),
+        (WRITE, "write"),
+        (SET, "set"),
+        (SORTEDSET, "sortedset"),
+        (LIST, "list"),
+        (HASH, "hash"),
+        (STRING, "string"),
+        (BITMAP, "bitmap"),
+        (HYPERLOGLOG, "hyperloglog"),
+        (GEO, "geo"),
+        (STREAM, "stream"),
+        (PUBSUB, "pubsub"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (SLOW, "slow"),
+        (BLOCKING, "blocking"),
+        (DANGEROUS, "dangerous"),
+        (CONNECTION, "connection"),
+        (TRANSACTION, "transaction"),
+        (SCRIPTING, "scripting"),
+    ];
+}
+
+/// Where a command's keys are in its arguments (0 is the command name).
+#[derive(Clone, Copy)]
+pub enum Keys {
+    None,
+    /// `first..=last` stepping by `step`; a negative `last` counts from the end
+    /// (-1 = last argument), as in `COMMAND INFO`.
+    Range {
+        first: i16,
+        last: i16,
+        step: i16,
+    },
+    /// Argument positions computed from the arguments (numkeys forms, STREAMS,
+    /// STORE...). Positions outside the arguments are ignored.
+    Custom(fn(&Args<'_>, &mut Vec<usize>)),
+}
+
+pub struct CommandSpec {
+    /// Lower-case name; `parent|sub` names are built by the table.
+    pub name: &'static str,
+    /// Exact argument count including the name, or at least `-arity`.
+    pub arity: i16,
+    pub flags: u32,
+    /// Categories beyond those implied by the flags and the group.
+    pub acl: u64,
+    pub keys: Keys,
+    pub handler: Option<Handler>,
+    pub subcommands: &'static [CommandSpec],
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub complexity: &'static str,
+}
+
+impl CommandSpec {
+    pub const fn new(
+        name: &'static str,
+        arity: i16,
+        flags: u32,
+        keys: Keys,
+        handler: Handler,
+    ) -> Self {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            acl: 0,
+            keys,
+            handler: Some(handler),
+            subcommands: &[],
+            group: "generic",
+            since: "1.0.0",
+            summary: "",
+            complexity: "O(1)",
+        }
+    }
+
+    /// A container command (CONFIG, CLIENT...) dispatching on its first argument.
+    pub const fn container(
+        name: &'static str,
+        arity: i16,
+        subcommands: &'static [CommandSpec],
+    ) -> Self {
+        CommandSpec {
+            name,
+            arity,
+            flags: 0,
+            acl: 0,
+            keys: Keys::None,
+            handler: None,
+            subcommands,
+            group: "server",
+            since: "1.0.0",
+            summary: "",
+            complexity: "Depends on subcommand.",
+        }
+    }
+
+    pub const fn acl(mut self, categories: u64) -> Self {
+        self.acl = categories;
+        self
+    }
+
+    pub const fn doc(
+        mut self,
+        group: &'static str,
+        since: &'static str,
+        summary: &'static str,
+    ) -> Self {
+        self.group = group;
+        self.since = since;
+        self.summary = summary;
+        self
+    }
+
+    pub const fn complexity(mut self, complexity: &'static str) -> Self {
+        self.complexity = complexity;
+        self
+    }
+
+    /// Every ACL category: explicit ones plus those implied by flags and group.
+    pub fn acl_categories(&self) -> u64 {
+        let mut cats = self.acl;
+        let f = self.flags;
+        if f & flag::WRITE != 0 {
+            cats |= acl::WRITE;
+        }
+        if f & flag::READONLY != 0 && cats & acl::SCRIPTING == 0 {
+            cats |= acl::READ;
+        }
+        if f & flag::ADMIN != 0 {
+            cats |= acl::ADMIN | acl::DANGEROUS;
+        }
+        if f & flag::PUBSUB != 0 {
+            cats |= acl::PUBSUB;
+        }
+        if f & flag::FAST != 0 {
+            cats |= acl::FAST;
+        }
+        if f & flag::BLOCKING != 0 {
+            cats |= acl::BLOCKING;
+        }
+        if f & flag::FAST == 0 {
+            cats |= acl::SLOW;
+        }
+        cats |= match self.group {
+            "string" => acl::STRING,
+            "bitmap" => acl::BITMAP,
+            "list" => acl::LIST,
+            "hash" => acl::HASH,
+            "set" => acl::SET,
+            "sorted-set" => acl::SORTEDSET,
+            "hyperloglog" => acl::HYPERLOGLOG,
+            "geo" => acl::GEO,
+            "stream" => acl::STREAM,
+            "pubsub" => acl::PUBSUB,
+            "connection" => acl::CONNECTION,
+            "transactions" => acl::TRANSACTION,
+            "scripting" => acl::SCRIPTING,
+            _ => 0,
+        };
+        cats
+    }
+
+    /// Argument count check, as Redis does it before anything else.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity as isize;
+        (a >= 0 && argc as isize == a) || (a < 0 && argc as isize >= -a)
+    }
+
+    /// (first, last, step) for `COMMAND INFO`; movable keys report 0, 0, 0.
+    pub fn key_range(&self) -> (i64, i64, i64) {
+        match self.keys {
+            Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
+            _ => (0, 0, 0),
+        }
+    }
+
+    /// Positions of the keys in `args`.
+    pub fn key_positions(&self, args: &Args<'_>, out: &mut Vec<usize>) {
+        out.clear();
+        match self.keys {
+            Keys::None => {}
+            Keys::Range { first, last, step } => {
+                let argc = args.len() as isize;
+                let last = if last < 0 {
+                    argc + last as isize
+                } else {
+                    last as isize
+                };
+                let mut i = first as isize;
+                while i <= last && i < argc {
+                    out.push(i as usize);
+                    i += step.max(1) as isize;
+                }
+            }
+            Keys::Custom(f) => {
+                f(args, out);
+                out.retain(|&i| i < args.len());
+            }
+        }
+    }
+}
+
+/// Shorthand for the common key layouts.
+pub const fn key1() -> Keys {
+    Keys::Range {
+        first: 1,
+        last: 1,
+        step: 1,
+    }
+}
+pub const fn keys_all(first: i16) -> Keys {
+    Keys::Range {
+        first,
+        last: -1,
+        step: 1,
+    }
+}
+pub const fn keys_range(first: i16, last: i16, step: i16) -> Keys {
+    Keys::Range { first, last, step }
+}

@@ -1,0 +1,542 @@
+//! The keyspace: every database, split into shards by key hash.
+//!
+//! Each shard is one mutex over that shard's slice of *all* databases, so a key
+//! lives in the same shard whichever database it is in. That makes MOVE and
+//! COPY between databases single-shard operations and SWAPDB a swap inside
+//! each shard.
+//!
+//! A command locks the shards of its keys (in ascending order, so two commands
+//! can never deadlock) for its whole run, which makes every command atomic and
+//! isolated. Commands that see the whole keyspace (KEYS, FLUSHDB, DBSIZE), and
+//! later EXEC and scripts, lock every shard. Handlers reach keys only through
+//! [`Db`], the view over the locked shards.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
+
+use super::bytes::Bytes24;
+use super::dict::{Dict, hash_key};
+use super::value::{Entry, Value};
+
+/// One database's part of one shard.
+#[derive(Default)]
+pub struct DbShard {
+    pub keys: Dict<Entry>,
+    /// Absolute expiry in Unix milliseconds, only for keys that have one (as
+    /// Redis keeps a separate `expires` dict): no cost for keys without a TTL.
+    pub expires: Dict<u64>,
+}
+
+pub struct Shard {
+    pub dbs: Box<[DbShard]>,
+}
+
+/// Counters the keyspace bumps as a side effect of lookups (INFO stats).
+#[derive(Default)]
+pub struct KeyspaceStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub expired: AtomicU64,
+    /// Writes since the last save (`rdb_changes_since_last_save`).
+    pub dirty: AtomicU64,
+}
+
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    shard_bits: u32,
+    databases: usize,
+    pub stats: KeyspaceStats,
+}
+
+impl Keyspace {
+    /// `shards` is rounded up to a power of two.
+    pub fn new(databases: usize, shards: usize) -> Self {
+        let shards = shards.max(1).next_power_of_two();
+        let make = || {
+            Mutex::new(Shard {
+                dbs: (0..databases).map(|_| DbShard::default()).collect(),
+            })
+        };
+        Keyspace {
+            shards: (0..shards).map(|_| make()).collect(),
+            shard_bits: shards.trailing_zeros(),
+            databases,
+            stats: KeyspaceStats::default(),
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The shard of a key hash: its top bits, so the dict's bucket index (low
+    /// bits) stays independent of the shard choice.
+    #[inline]
+    pub fn shard_of(&self, hash: u64) -> usize {
+        if self.shard_bits == 0 {
+            0
+        } else {
+            (hash >> (64 - self.shard_bits)) as usize
+        }
+    }
+
+    /// Locks the shards holding `keys` (any order, duplicates allowed).
+    pub fn lock_keys<'a, K: AsRef<[u8]>>(
+        &'a self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Locked<'a> {
+        let mut ids: SmallVec<[u16; 4]> = keys
+            .into_iter()
+            .map(|k| self.shard_of(hash_key(k.as_ref())) as u16)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.lock_ids(ids)
+    }
+
+    /// Locks one shard by index (the active expiry cycle walks them in turn).
+    pub fn lock_shard(&self, shard: usize) -> Locked<'_> {
+        self.lock_ids(smallvec::smallvec![shard as u16])
+    }
+
+    fn lock_ids(&self, ids: SmallVec<[u16; 4]>) -> Locked<'_> {
+        let guards = ids
+            .iter()
+            .map(|&i| self.shards[i as usize].lock())
+            .collect();
+        Locked {
+            keyspace: self,
+            ids,
+            guards,
+            all: false,
+        }
+    }
+
+    /// Locks every shard, in order.
+    pub fn lock_all(&self) -> Locked<'_> {
+        let ids = (0..self.shards.len() as u16).collect();
+        let guards = self.shards.iter().map(|s| s.lock()).collect();
+        Locked {
+            keyspace: self,
+            ids,
+            guards,
+            all: true,
+        }
+    }
+
+    /// Keys per database, summed over shards without holding two locks at once
+    /// (for INFO keyspace, where a momentary mix is acceptable).
+    pub fn db_sizes(&self) -> Vec<(usize, usize)> {
+        let mut sizes = vec![(0, 0); self.databases];
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for (db, part) in shard.dbs.iter().enumerate() {
+                sizes[db].0 += part.keys.len();
+                sizes[db].1 += part.expires.len();
+            }
+        }
+        sizes
+    }
+}
+
+/// The shards one command holds.
+pub struct Locked<'a> {
+    keyspace: &'a Keyspace,
+    ids: SmallVec<[u16; 4]>,
+    guards: SmallVec<[MutexGuard<'a, Shard>; 4]>,
+    all: bool,
+}
+
+impl<'a> Locked<'a> {
+    /// A view of database `db` at time `now_ms`.
+    pub fn db(&mut self, db: usize, now_ms: u64) -> Db<'_, 'a> {
+        Db {
+            locked: self,
+            index: db,
+            now_ms,
+        }
+    }
+
+    pub fn holds_all(&self) -> bool {
+        self.all
+    }
+
+    #[inline]
+    fn shard(&mut self, hash: u64) -> &mut Shard {
+        let id = self.keyspace.shard_of(hash);
+        let slot = if self.all {
+            id
+        } else {
+            // A handler touching a key it did not declare is a bug in the
+            // command table, not a client error.
+            self.ids
+                .iter()
+                .position(|&i| i as usize == id)
+                .expect("key's shard is not locked: fix the command's key spec")
+        };
+        &mut self.guards[slot]
+    }
+}
+
+/// What a handler sees: one database over the locked shards, at a fixed time
+/// (Redis freezes the clock for the length of a command, EXEC or script).
+pub struct Db<'l, 'a> {
+    locked: &'l mut Locked<'a>,
+    pub index: usize,
+    pub now_ms: u64,
+}
+
+impl<'l, 'a> Db<'l, 'a> {
+    pub fn stats(&self) -> &'a KeyspaceStats {
+        &self.locked.keyspace.stats
+    }
+
+    fn part(&mut self, db: usize, hash: u64) -> &mut DbShard {
+        &mut self.locked.shard(hash).dbs[db]
+    }
+
+    /// Deletes `key` from `db` if its TTL has passed; true when it did.
+    fn expire_if_needed(&mut self, db: usize, hash: u64, key: &[u8]) -> bool {
+        let now = self.now_ms;
+        let part = self.part(db, hash);
+        if part.expires.is_empty() {
+            return false;
+        }
+        match part.expires.get(hash, key) {
+            Some(&when) if when <= now => {
+                part.expires.remove(hash, key);
+                part.keys.remove(hash, key);
+                self.locked.keyspace.stats.expired.fetch_add(1, Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Looks a key up for a read: counts a hit or a miss, as Redis's
+    /// `keyspace_hits`/`keyspace_misses` do.
+    pub fn read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let keyspace: &'a Keyspace = self.locked.keyspace;
+        let found = self.get_in(self.index, key);
+        let stats = &keyspace.stats;
+        if found.is_some() {
+            stats.hits.fetch_add(1, Relaxed)
+        } else {
+            stats.misses.fetch_add(1, Relaxed)
+        };
+        found
+    }
+
+    /// Looks a key up for a write or an existence check: no hit/miss counting.
+    pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.get_in(self.index, key)
+    }
+
+    pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let hash = hash_key(key);
+        self.expire_if_needed(db, hash, key);
+        self.part(db, hash).keys.get_mut(hash, key)
+    }
+
+    pub fn contains(&mut self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets `key` to `value`, dropping any TTL (plain SET semantics).
+    pub fn set(&mut self, key: &[u8], value: Value) {
+        self.set_in(self.index, key, value, false)
+    }
+
+    /// Sets `key` to `value`; `keep_ttl` keeps an existing TTL (SET KEEPTTL).
+    pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
+        let hash = hash_key(key);
+        self.expire_if_needed(db, hash, key);
+        let part = self.part(db, hash);
+        match part.keys.get_mut(hash, key) {
+            Some(entry) => entry.value = value,
+            None => {
+                part.keys.insert(hash, Bytes24::new(key), Entry::new(value));
+            }
+        }
+        if !keep_ttl && !part.expires.is_empty() {
+            part.expires.remove(hash, key);
+        }
+        self.modified(key);
+    }
+
+    /// Removes a key and its TTL; returns the entry if it was live.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.remove_in(self.index, key)
+    }
+
+    pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        let hash = hash_key(key);
+        if self.expire_if_needed(db, hash, key) {
+            return None;
+        }
+        let part = self.part(db, hash);
+        let (_, entry) = part.keys.remove(hash, key)?;
+        if !part.expires.is_empty() {
+            part.expires.remove(hash, key);
+        }
+        self.modified(key);
+        Some(entry)
+    }
+
+    /// The key's absolute expiry in Unix ms, if it is live and has one.
+    pub fn expire_at(&mut self, key: &[u8]) -> Option<u64> {
+        self.expire_at_in(self.index, key)
+    }
+
+    pub fn expire_at_in(&mut self, db: usize, key: &[u8]) -> Option<u64> {
+        let hash = hash_key(key);
+        self.expire_if_needed(db, hash, key);
+        self.part(db, hash).expires.get(hash, key).copied()
+    }
+
+    /// Sets the TTL of an existing key. The caller has checked it exists.
+    pub fn set_expire(&mut self, key: &[u8], when_ms: u64) {
+        self.set_expire_in(self.index, key, when_ms)
+    }
+
+    pub fn set_expire_in(&mut self, db: usize, key: &[u8], when_ms: u64) {
+        let hash = hash_key(key);
+        let part = self.part(db, hash);
+        debug_assert!(part.keys.get(hash, key).is_some());
+        part.expires.insert(hash, Bytes24::new(key), when_ms);
+        self.modified(key);
+    }
+
+    /// Drops the TTL; true if there was one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        let hash = hash_key(key);
+        let db = self.index;
+        self.expire_if_needed(db, hash, key);
+        let removed = self.part(db, hash).expires.remove(hash, key).is_some();
+        if removed {
+            self.modified(key);
+        }
+        removed
+    }
+
+    /// Records that a key changed. WATCH, blocked clients and keyspace
+    /// notifications hang off this one point.
+    pub fn modified(&mut self, _key: &[u8]) {
+        self.locked.keyspace.stats.dirty.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a change that is not tied to one key (FLUSHDB, SWAPDB).
+    pub fn add_dirty(&self, n: u64) {
+        self.locked.keyspace.stats.dirty.fetch_add(n, Relaxed);
+    }
+
+    // ---- whole-database operations: the caller holds every shard ----
+
+    fn all_parts(&mut self, db: usize) -> impl Iterator<Item = &mut DbShard> {
+        assert!(
+            self.locked.all,
+            "whole-database operation without every shard locked"
+        );
+        self.locked.guards.iter_mut().map(move |g| &mut g.dbs[db])
+    }
+
+    /// Number of keys (DBSIZE; may include expired keys not yet collected, as in Redis).
+    pub fn len(&mut self) -> usize {
+        self.all_parts(self.index).map(|p| p.keys.len()).sum()
+    }
+
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+
+    /// Empties database `db`; returns how many keys it held.
+    pub fn flush(&mut self, db: usize) -> usize {
+        let mut removed = 0;
+        for part in self.all_parts(db) {
+            removed += part.keys.len();
+            part.keys.clear();
+            part.expires.clear();
+        }
+        removed
+    }
+
+    /// Swaps two databases in every shard.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        assert!(self.locked.all);
+        for guard in self.locked.guards.iter_mut() {
+            guard.dbs.swap(a, b);
+        }
+    }
+
+    /// Calls `f` with every live key of this database (KEYS).
+    pub fn for_each_key(&mut self, mut f: impl FnMut(&[u8], &Entry)) {
+        let now = self.now_ms;
+        let db = self.index;
+        for part in self.all_parts(db) {
+            for (k, v) in part.keys.iter() {
+                let expired = !part.expires.is_empty()
+                    && part.expires.get(hash_key(k), k).is_some_and(|&t| t <= now);
+                if !expired {
+                    f(k, v);
+                }
+            }
+        }
+    }
+
+    /// One SCAN step. The cursor packs the shard in its low bits and the dict
+    /// cursor above them; returns the next cursor (0 when done).
+    pub fn scan(&mut self, cursor: u64, mut f: impl FnMut(&[u8], &Entry)) -> u64 {
+        let bits = self.locked.keyspace.shard_bits;
+        let shards = self.locked.keyspace.shards.len() as u64;
+        let (mut shard, mut inner) = (cursor & (shards - 1), cursor >> bits);
+        let db = self.index;
+        let now = self.now_ms;
+        assert!(self.locked.all);
+        loop {
+            let part = &self.locked.guards[shard as usize].dbs[db];
+            inner = part.keys.scan(inner, |k, v| {
+                let expired = !part.expires.is_empty()
+                    && part.expires.get(hash_key(k), k).is_some_and(|&t| t <= now);
+                if !expired {
+                    f(k, v);
+                }
+            });
+            if inner != 0 {
+                return (inner << bits) | shard;
+            }
+            shard += 1;
+            if shard == shards {
+                return 0;
+            }
+            // Return between shards too, so one call does bounded work.
+            if part.keys.len() > 0 {
+                return shard;
+            }
+        }
+    }
+
+    /// A random live key (RANDOMKEY), or None when the database is empty.
+    pub fn random_key(&mut self, rng: &mut impl rand::Rng) -> Option<Bytes24> {
+        assert!(self.locked.all);
+        let db = self.index;
+        let now = self.now_ms;
+        let total: usize = self
+            .locked
+            .guards
+            .iter()
+            .map(|g| g.dbs[db].keys.len())
+            .sum();
+        // Bounded tries, as Redis does, so a database of only expired keys ends.
+        for _ in 0..100.min(total.max(1) * 4) {
+            let mut pick = rand::RngExt::random_range(rng, 0..total.max(1));
+            for guard in self.locked.guards.iter() {
+                let part = &guard.dbs[db];
+                if pick < part.keys.len() {
+                    let (k, _) = part.keys.random(rng)?;
+                    let expired = part.expires.get(hash_key(k), k).is_some_and(|&t| t <= now);
+                    if !expired {
+                        return Some(k.clone());
+                    }
+                    break;
+                }
+                pick -= part.keys.len();
+            }
+        }
+        None
+    }
+
+    /// Active expiry for the shards this view holds: samples keys with a TTL
+    /// and deletes the expired ones. Returns (sampled, expired).
+    pub fn expire_sample(
+        &mut self,
+        db: usize,
+        samples: usize,
+        rng: &mut impl rand::Rng,
+    ) -> (usize, usize) {
+        let now = self.now_ms;
+        let mut expired = 0;
+        let mut sampled = 0;
+        for guard in self.locked.guards.iter_mut() {
+            let part = &mut guard.dbs[db];
+            for _ in 0..samples.min(part.expires.len()) {
+                sampled += 1;
+                let Some((k, &when)) = part.expires.random(rng) else {
+                    break;
+                };
+                if when <= now {
+                    let k = k.clone();
+                    let h = hash_key(&k);
+                    part.expires.remove(h, &k);
+                    part.keys.remove(h, &k);
+                    expired += 1;
+                }
+            }
+        }
+        self.locked
+            .keyspace
+            .stats
+            .expired
+            .fetch_add(expired as u64, Relaxed);
+        (sampled, expired)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_expire_and_remove() {
+        let ks = Keyspace::new(2, 4);
+        let mut locked = ks.lock_all();
+        let mut db = locked.db(0, 1_000);
+        db.set(b"a", Value::str(b"1"));
+        assert!(db.read(b"a").is_some());
+        db.set_expire(b"a", 2_000);
+        assert_eq!(db.expire_at(b"a"), Some(2_000));
+        drop(db);
+        let mut later = locked.db(0, 2_000);
+        assert!(later.read(b"a").is_none(), "expired keys are never visible");
+        assert_eq!(ks.stats.expired.load(Relaxed), 1);
+        assert_eq!(ks.stats.misses.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn databases_are_separate_and_swap() {
+        let ks = Keyspace::new(2, 4);
+        let mut locked = ks.lock_all();
+        let mut db = locked.db(0, 0);
+        db.set(b"k", Value::str(b"v"));
+        assert!(db.get_in(1, b"k").is_none());
+        db.swap(0, 1);
+        assert!(db.get(b"k").is_none());
+        assert!(db.get_in(1, b"k").is_some());
+    }
+
+    #[test]
+    fn scan_visits_every_key_once() {
+        let ks = Keyspace::new(1, 8);
+        let mut locked = ks.lock_all();
+        let mut db = locked.db(0, 0);
+        for i in 0..500 {
+            db.set(format!("key:{i}").as_bytes(), Value::str(b"x"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = db.scan(cursor, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 500);
+    }
+}

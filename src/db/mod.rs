@@ -1,0 +1,11 @@
+//! Storage: the sharded keyspace ([`keyspace`]), its hash table ([`dict`]), the
+//! value types ([`value`]) and the compact byte string keys use ([`bytes`]).
+
+pub mod bytes;
+pub mod dict;
+pub mod keyspace;
+pub mod value;
+
+pub use bytes::Bytes24;
+pub use keyspace::{Db, Keyspace, Locked};
+pub use value::{Entry, StrValue, Value};

@@ -1,0 +1,245 @@
+//! The running server: shared state ([`Server`]), the listener, one task per
+//! connection ([`conn`]), and the periodic cron (active expiry, stats).
+
+pub mod client;
+pub mod conn;
+pub mod stats;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::Notify;
+
+pub use client::{Client, ClientHandle, ClientRegistry, ReplyMode};
+pub use stats::Stats;
+
+use crate::cmd::CommandTable;
+use crate::config::Config;
+use crate::db::Keyspace;
+
+/// State shared by every connection.
+pub struct Server {
+    pub config: RwLock<Config>,
+    pub keyspace: Keyspace,
+    pub commands: CommandTable,
+    pub stats: Stats,
+    pub clients: ClientRegistry,
+    pub started: Instant,
+    pub started_unix_ms: u64,
+    /// 40 hex characters, new every start (INFO `run_id`).
+    pub run_id: String,
+    /// Addresses actually bound (the port may have been 0).
+    pub bound: RwLock<Vec<SocketAddr>>,
+    shutting_down: AtomicBool,
+    shutdown: Notify,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Result<Arc<Server>, String> {
+        let commands = CommandTable::new(&config.renames)
+            .map_err(|e| format!("No such command in rename-command: {}", e.0))?;
+        let stats = Stats::new(commands.ids());
+        let keyspace = Keyspace::new(config.databases, shard_count());
+        let run_id: String = (0..40)
+            .map(|_| format!("{:x}", rand::random::<u8>() & 15))
+            .collect();
+        Ok(Arc::new(Server {
+            config: RwLock::new(config),
+            keyspace,
+            commands,
+            stats,
+            clients: ClientRegistry::default(),
+            started: Instant::now(),
+            started_unix_ms: crate::cmd::now_ms(),
+            run_id,
+            bound: RwLock::new(Vec::new()),
+            shutting_down: AtomicBool::new(false),
+            shutdown: Notify::new(),
+        }))
+    }
+
+    /// Starts an orderly shutdown: listeners stop, connections close.
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Relaxed);
+        self.shutdown.notify_waiters();
+        for client in self.clients.all() {
+            client.kill();
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Relaxed)
+    }
+
+    pub async fn wait_shutdown(&self) {
+        while !self.is_shutting_down() {
+            let notified = self.shutdown.notified();
+            if self.is_shutting_down() {
+                break;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Enough shards that two threads rarely meet on one lock, few enough that
+/// locking all of them (KEYS, EXEC) stays cheap.
+fn shard_count() -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    (cores * 16).clamp(16, 1024)
+}
+
+/// Binds every configured address with SO_REUSEADDR, so a restarted server
+/// gets its port back at once.
+fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    for host in &config.bind {
+        let host = host.trim_start_matches('-');
+        let ip: std::net::IpAddr = match host {
+            "*" => "0.0.0.0".parse().unwrap(),
+            "::*" => "::".parse().unwrap(),
+            h => h
+                .parse()
+                .map_err(|_| std::io::Error::other(format!("Invalid bind address '{h}'")))?,
+        };
+        let addr = SocketAddr::new(ip, config.port);
+        let socket = if ip.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr) {
+            Ok(()) => listeners.push(socket.listen(config.tcp_backlog)?),
+            // `bind 127.0.0.1 -::1`: a leading '-' means optional, as in Redis.
+            Err(e) if ip.is_ipv6() && host != config.bind[0] => {
+                tracing::warn!("Could not bind {addr}: {e}")
+            }
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("Could not create server TCP listening socket {addr}: {e}"),
+                ));
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+/// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
+pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
+    let listeners = if server.config.read().port == 0 {
+        Vec::new()
+    } else {
+        bind(&server.config.read())?
+    };
+    for l in &listeners {
+        let addr = l.local_addr()?;
+        server.bound.write().push(addr);
+        tracing::info!("Ready to accept connections tcp on {addr}");
+    }
+    for listener in listeners {
+        tokio::spawn(accept_loop(server.clone(), listener));
+    }
+    tokio::spawn(cron(server.clone()));
+    tokio::spawn(signals(server.clone()));
+    server.wait_shutdown().await;
+    tracing::warn!("Received shutdown request, exiting now.");
+    // Give connection tasks a moment to flush their last replies.
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while !server.clients.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+async fn signals(server: Arc<Server>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+    }
+    server.request_shutdown();
+}
+
+async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, addr)) => {
+                    tokio::spawn(conn::serve(server.clone(), stream, addr));
+                }
+                Err(e) => {
+                    // Out of descriptors and the like: back off instead of spinning.
+                    tracing::warn!("Accepting client connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = server.wait_shutdown() => return,
+        }
+    }
+}
+
+/// Periodic work, `hz` times a second: the active expiry cycle.
+async fn cron(server: Arc<Server>) {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
+    let mut next_shard = 0;
+    loop {
+        let hz = server.config.read().hz.clamp(1, 500);
+        tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
+        if server.is_shutting_down() {
+            return;
+        }
+        active_expire_cycle(
+            &server,
+            &mut rng,
+            &mut next_shard,
+            Duration::from_micros(25_000 / hz as u64),
+        );
+    }
+}
+
+/// Redis's active expiry: sample keys with a TTL, delete the expired ones,
+/// repeat on a shard while more than a quarter of the sample had expired, and
+/// stop when this cycle's time budget (25% of a tick) is spent.
+pub fn active_expire_cycle(
+    server: &Server,
+    rng: &mut impl rand::Rng,
+    next_shard: &mut usize,
+    budget: Duration,
+) {
+    const SAMPLES: usize = 20;
+    let started = Instant::now();
+    let shards = server.keyspace.shard_count();
+    let now = crate::cmd::now_ms();
+    for _ in 0..shards {
+        let shard = *next_shard;
+        *next_shard = (*next_shard + 1) % shards;
+        let mut locked = server.keyspace.lock_shard(shard);
+        for db in 0..server.keyspace.databases() {
+            loop {
+                let (sampled, expired) = locked.db(db, now).expire_sample(db, SAMPLES, rng);
+                if sampled == 0 || expired * 4 <= sampled || started.elapsed() > budget {
+                    break;
+                }
+            }
+        }
+        drop(locked);
+        if started.elapsed() > budget {
+            return;
+        }
+    }
+}
