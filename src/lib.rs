@@ -25,6 +25,7 @@ pub mod db;
 pub mod protocol;
 pub mod server;
 pub mod testkit;
+pub mod util;
 
 /// The Redis version we answer as, for clients that check it.
 pub const REDIS_VERSION: &str = "7.0.15";

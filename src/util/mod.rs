@@ -1,0 +1,3 @@
+//! Small helpers shared across command families.
+
+pub mod glob;
