@@ -11,6 +11,7 @@ pub mod args;
 pub mod spec;
 pub mod table;
 
+pub mod client;
 pub mod connection;
 pub mod keyspace;
 pub mod server;
@@ -87,6 +88,14 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Current Unix time in microseconds (MONITOR timestamps).
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
 /// Runs one command through the gate: lookup, arity, auth, locking, call,
 /// statistics. Writes exactly one reply into `out` (none under CLIENT REPLY OFF).
 pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Args<'_>) {
@@ -147,6 +156,7 @@ pub fn call(
     };
     let db = locked.db(client.db, now_ms());
     out.last_error = None;
+    client.handle.touch(id);
     let mut ctx = Ctx {
         server,
         client,
@@ -158,6 +168,12 @@ pub fn call(
     drop(locked);
     if let Err(e) = result {
         out.error(&e.to_string());
+    }
+    // MONITOR: one atomic load when nobody watches; admin commands are not shown.
+    if server.clients.has_monitors() && spec.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 {
+        server
+            .clients
+            .feed_monitors(client.db, &client.handle.addr, args);
     }
     let failed = out.last_error.take();
     server

@@ -143,6 +143,16 @@ impl Config {
                         .parse()
                         .map_err(|_| bad("argument couldn't be parsed into an integer"))?
                 }
+                "timeout" => {
+                    self.timeout = arg(1)
+                        .parse()
+                        .map_err(|_| bad("argument couldn't be parsed into an integer"))?
+                }
+                "tcp-keepalive" => {
+                    self.tcp_keepalive = arg(1)
+                        .parse()
+                        .map_err(|_| bad("argument couldn't be parsed into an integer"))?
+                }
                 "enable-debug-command" => self.enable_debug_command = arg(1),
                 "rename-command" => self.renames.push((arg(1), arg(2))),
                 _ => {}

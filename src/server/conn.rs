@@ -2,59 +2,102 @@
 //! in it, write all their replies with one write. A protocol error is answered
 //! with Redis's message and closes the connection, after the replies to the
 //! commands before it.
+//!
+//! Besides requests the task waits on: CLIENT KILL (the handle's kill signal),
+//! MONITOR lines queued for this client, the idle `timeout`, and the end of a
+//! CLIENT PAUSE that holds the next command. A held command simply stays in
+//! the read buffer while the task awaits, so pausing blocks no thread.
 
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
-use super::{Client, ReplyMode, Server};
-use crate::cmd::{self, Args};
+use super::{Client, ClientHandle, ReplyMode, Server};
+use crate::cmd::{self, Args, flag};
 use crate::protocol::{Limits, Parsed, Reply, Span, parse_request};
 
 /// Read-buffer growth step; also the size below which a buffer is never shrunk.
 const READ_CHUNK: usize = 16 * 1024;
+/// MONITOR lines gathered into one write.
+const MONITOR_WRITE_BATCH: usize = 64 * 1024;
 
 pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().unwrap_or(addr);
     server.stats.total_connections.fetch_add(1, Relaxed);
-    let (maxclients, needs_auth) = {
+    let (maxclients, needs_auth, keepalive) = {
         let config = server.config.read();
-        (config.maxclients, config.requirepass.is_some())
+        (
+            config.maxclients,
+            config.requirepass.is_some(),
+            config.tcp_keepalive,
+        )
     };
-    if server.clients.len() >= maxclients {
+    let Some(handle) = server.clients.try_register(addr, local, maxclients) else {
         server.stats.rejected_connections.fetch_add(1, Relaxed);
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
         return;
-    }
-    let handle = server.clients.register(addr, local);
+    };
+    set_keepalive(&stream, keepalive);
+    handle.fd.store(stream.as_raw_fd() as i64, Relaxed);
     let mut client = Client::new(handle.clone(), !needs_auth);
     let mut session = Session::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Reply::new(false);
+    let mut last_read = Instant::now();
+    // Set when CLIENT PAUSE holds the next command in `rbuf`.
+    let mut held: Option<Duration> = None;
 
     loop {
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-            // Grow with what has arrived, never with what a header announces.
-            rbuf.reserve(rbuf.len().max(READ_CHUNK));
+        if let Some(remaining) = held.take() {
+            tokio::select! {
+                biased;
+                _ = handle.killed() => break,
+                _ = server.clients.pause_ended(remaining) => {}
+            }
+        } else {
+            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+                // Grow with what has arrived, never with what a header announces.
+                rbuf.reserve(rbuf.len().max(READ_CHUNK));
+            }
+            let idle_deadline = idle_deadline(&server, &handle, last_read);
+            let read = tokio::select! {
+                biased;
+                _ = handle.killed() => break,
+                line = next_monitor_line(&mut client.monitor) => {
+                    match line {
+                        Some(line) => {
+                            if write_monitor_lines(&server, &mut client, &mut stream, line).await.is_err() {
+                                break;
+                            }
+                        }
+                        None => client.monitor = None,
+                    }
+                    continue;
+                }
+                r = stream.read_buf(&mut rbuf) => r,
+                _ = sleep_until_or_never(idle_deadline) => break,
+            };
+            match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => server.stats.net_input_bytes.fetch_add(n as u64, Relaxed),
+            };
+            last_read = Instant::now();
+            handle.interacted();
         }
-        let read = tokio::select! {
-            biased;
-            _ = handle.killed() => break,
-            r = stream.read_buf(&mut rbuf) => r,
-        };
-        match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => server.stats.net_input_bytes.fetch_add(n as u64, Relaxed),
-        };
-        let consumed = session.run_batch(&server, &mut client, &mut out, &rbuf);
-        rbuf.advance(consumed);
+        let end = session.run_batch(&server, &mut client, &mut out, &rbuf);
+        rbuf.advance(end.consumed);
+        held = end.held;
         if !out.is_empty() {
             server
                 .stats
@@ -71,13 +114,84 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
         if rbuf.is_empty() && rbuf.capacity() > 1024 * 1024 {
             rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
-        handle.query_buffer.store(rbuf.len(), Relaxed);
+        publish_buffers(&handle, &rbuf);
         if client.close_after_reply || handle.is_killed() {
             break;
         }
     }
     let _ = stream.shutdown().await;
     server.clients.unregister(client.id);
+}
+
+/// `tcp-keepalive`: probe after that many idle seconds (0 = off), then every
+/// third of it, giving up after three probes, as Redis does.
+fn set_keepalive(stream: &TcpStream, seconds: u64) {
+    if seconds == 0 {
+        return;
+    }
+    let time = Duration::from_secs(seconds);
+    let params = socket2::TcpKeepalive::new()
+        .with_time(time)
+        .with_interval((time / 3).max(Duration::from_secs(1)))
+        .with_retries(3);
+    let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&params);
+}
+
+/// When the `timeout` directive closes this client, if it does: monitors,
+/// subscribers and blocked clients are exempt, as in Redis.
+fn idle_deadline(server: &Server, handle: &ClientHandle, last_read: Instant) -> Option<Instant> {
+    use super::client::cflag;
+    let timeout = server.config.read().timeout;
+    let exempt = handle.has_flag(cflag::MONITOR | cflag::BLOCKED | cflag::PUBSUB)
+        || handle.subscriptions() > 0;
+    (timeout > 0 && !exempt).then(|| last_read + Duration::from_secs(timeout))
+}
+
+async fn sleep_until_or_never(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_monitor_line(feed: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Bytes> {
+    match feed {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes `first` and whatever else is queued, up to one batch, in one write.
+async fn write_monitor_lines(
+    server: &Server,
+    client: &mut Client,
+    stream: &mut TcpStream,
+    first: Bytes,
+) -> std::io::Result<()> {
+    let mut batch = BytesMut::from(&first[..]);
+    if let Some(rx) = client.monitor.as_mut() {
+        while batch.len() < MONITOR_WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(line) => batch.extend_from_slice(&line),
+                Err(_) => break,
+            }
+        }
+    }
+    server.clients.monitor_drained(client.id, batch.len());
+    server
+        .stats
+        .net_output_bytes
+        .fetch_add(batch.len() as u64, Relaxed);
+    stream.write_all(&batch).await
+}
+
+/// Buffer sizes for CLIENT LIST (`qbuf`, `qbuf-free`, `rbs`, `rbp`).
+fn publish_buffers(handle: &ClientHandle, rbuf: &BytesMut) {
+    handle.query_buffer.store(rbuf.len(), Relaxed);
+    handle
+        .query_buffer_free
+        .store(rbuf.capacity() - rbuf.len(), Relaxed);
+    handle.read_buffer_peak.fetch_max(rbuf.capacity(), Relaxed);
 }
 
 /// Parser scratch space reused for every request of a connection.
@@ -87,16 +201,26 @@ pub struct Session {
     scratch: Vec<u8>,
 }
 
+/// How far a batch got.
+#[derive(Debug, PartialEq)]
+pub struct BatchEnd {
+    /// Bytes of the buffer consumed.
+    pub consumed: usize,
+    /// Set when CLIENT PAUSE holds the next command for up to this long; it is
+    /// left unconsumed.
+    pub held: Option<Duration>,
+}
+
 impl Session {
     /// Runs every complete request at the start of `buf`, appending replies to
-    /// `out`. Returns the bytes consumed.
+    /// `out`, until one must wait for a CLIENT PAUSE to end.
     pub fn run_batch(
         &mut self,
         server: &Server,
         client: &mut Client,
         out: &mut Reply,
         buf: &[u8],
-    ) -> usize {
+    ) -> BatchEnd {
         let limits = Limits {
             max_bulk: server.config.read().proto_max_bulk_len,
             unauthenticated: !client.authenticated,
@@ -125,11 +249,30 @@ impl Session {
                     break;
                 }
             };
+            if let Some(wait) = pause_hold(server, &args) {
+                return BatchEnd {
+                    consumed: pos,
+                    held: Some(wait),
+                };
+            }
             pos += consumed;
             run_one(server, client, out, &args);
         }
-        pos
+        BatchEnd {
+            consumed: pos,
+            held: None,
+        }
     }
+}
+
+/// How long CLIENT PAUSE still holds this command; one atomic load when no
+/// pause was ever set.
+fn pause_hold(server: &Server, args: &Args<'_>) -> Option<Duration> {
+    if !server.clients.maybe_paused() {
+        return None;
+    }
+    let (_, spec) = server.commands.lookup(args.first()?, args.get_opt(1))?;
+    server.clients.pause_wait(spec.flags)
 }
 
 /// Runs one command, honouring CLIENT REPLY OFF/SKIP by discarding its reply.
@@ -138,7 +281,12 @@ fn run_one(server: &Server, client: &mut Client, out: &mut Reply, args: &Args<'_
         client.reply_mode = ReplyMode::Skip;
     }
     let mark = out.len();
-    cmd::execute(server, client, out, args);
+    if client.monitor.is_some() && touches_keyspace(server, args) {
+        // A monitor is a replica to Redis, and replicas may not use keys.
+        out.error("ERR Replica can't interact with the keyspace");
+    } else {
+        cmd::execute(server, client, out, args);
+    }
     match client.reply_mode {
         ReplyMode::Off => out.buf.truncate(mark),
         ReplyMode::Skip => {
@@ -146,5 +294,89 @@ fn run_one(server: &Server, client: &mut Client, out: &mut Reply, args: &Args<'_
             client.reply_mode = ReplyMode::On;
         }
         _ => {}
+    }
+}
+
+fn touches_keyspace(server: &Server, args: &Args<'_>) -> bool {
+    let Some(first) = args.first() else {
+        return false;
+    };
+    server
+        .commands
+        .lookup(first, args.get_opt(1))
+        .is_some_and(|(_, spec)| {
+            spec.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    struct Harness {
+        server: Arc<Server>,
+        client: Client,
+        out: Reply,
+        session: Session,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            let server = Server::new(Config::default()).unwrap();
+            let addr = "127.0.0.1:1".parse().unwrap();
+            let client = Client::new(server.clients.register(addr, addr), true);
+            Harness {
+                server,
+                client,
+                out: Reply::new(false),
+                session: Session::default(),
+            }
+        }
+
+        /// Runs inline commands; returns the replies and how the batch ended.
+        fn batch(&mut self, input: &str) -> (String, BatchEnd) {
+            self.out.buf.clear();
+            let end = self.session.run_batch(
+                &self.server,
+                &mut self.client,
+                &mut self.out,
+                input.as_bytes(),
+            );
+            (String::from_utf8_lossy(&self.out.buf).into_owned(), end)
+        }
+    }
+
+    #[test]
+    fn client_reply_off_and_skip_drop_replies() {
+        let mut h = Harness::new();
+        let (replies, _) = h.batch("CLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY ON\r\nPING\r\n");
+        assert_eq!(replies, "+OK\r\n+PONG\r\n");
+        let (replies, _) = h.batch("CLIENT REPLY SKIP\r\nECHO a\r\nECHO b\r\n");
+        assert_eq!(replies, "$1\r\nb\r\n");
+    }
+
+    #[test]
+    fn pause_write_holds_writes_in_the_buffer() {
+        let mut h = Harness::new();
+        let input = "CLIENT PAUSE 10000 WRITE\r\nGET k\r\nSET k v\r\nGET k\r\n";
+        let (replies, end) = h.batch(input);
+        assert_eq!(replies, "+OK\r\n$-1\r\n");
+        assert_eq!(end.consumed, input.find("SET").unwrap(), "SET stays unread");
+        assert!(end.held.is_some());
+        h.server.clients.unpause();
+        let (replies, end) = h.batch(&input[end.consumed..]);
+        assert_eq!(replies, "+OK\r\n$1\r\nv\r\n");
+        assert_eq!(end.held, None);
+    }
+
+    #[test]
+    fn monitor_may_not_touch_keys() {
+        let mut h = Harness::new();
+        let (replies, _) = h.batch("MONITOR\r\nGET k\r\nPING\r\n");
+        assert_eq!(
+            replies,
+            "+OK\r\n-ERR Replica can't interact with the keyspace\r\n+PONG\r\n"
+        );
     }
 }
