@@ -315,7 +315,7 @@ mod tests {
             .sub
             .store(1, std::sync::atomic::Ordering::Relaxed);
         assert_eq!(t.run(&["PING"]), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
-        assert_eq!(t.run(&["HELLO", "3"]).starts_with("%7\r\n"), true);
+        assert!(t.run(&["HELLO", "3"]).starts_with("%7\r\n"));
         assert_eq!(t.run(&["PING"]), "+PONG\r\n");
     }
 
