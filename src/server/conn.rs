@@ -103,7 +103,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
                 .stats
                 .net_output_bytes
                 .fetch_add(out.len() as u64, Relaxed);
-            if stream.write_all(&out.buf).await.is_err() {
+            if !write_unless_killed(&mut stream, &out.buf, &handle).await {
                 break;
             }
             out.buf.clear();
@@ -182,7 +182,21 @@ async fn write_monitor_lines(
         .stats
         .net_output_bytes
         .fetch_add(batch.len() as u64, Relaxed);
-    stream.write_all(&batch).await
+    if write_unless_killed(stream, &batch, &client.handle).await {
+        Ok(())
+    } else {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+}
+
+/// Writes `data`; false when the peer is gone or CLIENT KILL came first, so a
+/// client that stopped reading can still be killed at once.
+async fn write_unless_killed(stream: &mut TcpStream, data: &[u8], handle: &ClientHandle) -> bool {
+    tokio::select! {
+        biased;
+        _ = handle.killed() => false,
+        written = stream.write_all(data) => written.is_ok(),
+    }
 }
 
 /// Buffer sizes for CLIENT LIST (`qbuf`, `qbuf-free`, `rbs`, `rbp`).
