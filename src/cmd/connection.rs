@@ -476,3 +476,49 @@ mod tests {
         assert!(!super::constant_time_eq(b"", b"a"));
     }
 }
+
+#[cfg(test)]
+mod spec_tests {
+    use crate::cmd::CommandTable;
+    use crate::cmd::spec::flag::*;
+
+    /// Arity and the public flags, as Redis 7.0.15's COMMAND INFO shows them.
+    #[test]
+    fn specs_match_redis() {
+        let table = CommandTable::new(&[]).unwrap();
+        let admin = ADMIN | NOSCRIPT | LOADING | STALE;
+        let own = NOSCRIPT | LOADING | STALE;
+        let pre_auth = NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY;
+        let expected: &[(&str, Option<&str>, i16, u32)] = &[
+            ("ping", None, -1, FAST),
+            ("echo", None, 2, LOADING | STALE | FAST),
+            ("select", None, 2, LOADING | STALE | FAST),
+            ("quit", None, -1, pre_auth),
+            ("reset", None, 1, pre_auth),
+            ("hello", None, -1, pre_auth),
+            ("auth", None, -2, pre_auth),
+            ("monitor", None, 1, admin),
+            ("client", Some("kill"), -3, admin),
+            ("client", Some("list"), -2, admin),
+            ("client", Some("pause"), -3, admin),
+            ("client", Some("unpause"), 2, admin),
+            ("client", Some("no-evict"), 3, admin),
+            ("client", Some("unblock"), -3, admin),
+            ("client", Some("id"), 2, own),
+            ("client", Some("info"), 2, own),
+            ("client", Some("setname"), 3, own),
+            ("client", Some("getname"), 2, own),
+            ("client", Some("reply"), 3, own),
+            ("client", Some("tracking"), -3, own),
+            ("client", Some("help"), 2, LOADING | STALE),
+        ];
+        for &(name, sub, arity, flags) in expected {
+            let (_, spec) = table
+                .lookup(name.as_bytes(), sub.map(str::as_bytes))
+                .unwrap();
+            assert_eq!(spec.arity, arity, "{name} {sub:?}");
+            let public = spec.flags & !(WHOLE_KEYSPACE | TXN_CONTROL);
+            assert_eq!(public, flags, "{name} {sub:?}");
+        }
+    }
+}

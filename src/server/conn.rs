@@ -95,6 +95,8 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
             last_read = Instant::now();
             handle.interacted();
         }
+        // CLIENT LIST run in this batch sees the request still buffered, as in Redis.
+        publish_buffers(&handle, &rbuf);
         let end = session.run_batch(&server, &mut client, &mut out, &rbuf);
         rbuf.advance(end.consumed);
         held = end.held;
