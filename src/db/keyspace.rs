@@ -366,6 +366,12 @@ impl<'l, 'a> Db<'l, 'a> {
         removed
     }
 
+    /// Takes database `db`'s contents out of every shard, leaving it empty, so
+    /// the caller can free them after the locks are released (FLUSHDB ASYNC).
+    pub fn take_all(&mut self, db: usize) -> Vec<DbShard> {
+        self.all_parts(db).map(std::mem::take).collect()
+    }
+
     /// Swaps two databases in every shard.
     pub fn swap(&mut self, a: usize, b: usize) {
         assert!(self.locked.all);

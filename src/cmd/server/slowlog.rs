@@ -1,0 +1,214 @@
+//! SLOWLOG and LATENCY: readers of what the gate records in
+//! [`crate::server::stats`].
+
+use super::super::spec::{CommandSpec, Keys};
+use super::super::{Args, CmdError, CmdResult, Ctx};
+use super::{ADMIN_SUB, LATENCY_SUB, reply_help};
+use crate::cmd::spec::flag::{LOADING, STALE};
+
+pub static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("len", 2, ADMIN_SUB, Keys::None, slowlog_len).doc(
+        "server",
+        "2.2.12",
+        "Returns the number of entries in the slow log.",
+    ),
+    CommandSpec::new("help", 2, LOADING | STALE, Keys::None, slowlog_help).doc(
+        "server",
+        "6.2.0",
+        "Shows helpful text about the different subcommands.",
+    ),
+    CommandSpec::new("get", -2, ADMIN_SUB, Keys::None, slowlog_get)
+        .doc("server", "2.2.12", "Returns the slow log's entries.")
+        .complexity("O(N) where N is the number of entries returned"),
+    CommandSpec::new("reset", 2, ADMIN_SUB, Keys::None, slowlog_reset)
+        .doc("server", "2.2.12", "Clears all entries from the slow log.")
+        .complexity("O(N) where N is the number of entries in the slowlog"),
+];
+
+pub static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("doctor", 2, LATENCY_SUB, Keys::None, latency_doctor).doc(
+        "server",
+        "2.8.13",
+        "Returns a human-readable latency analysis report.",
+    ),
+    CommandSpec::new("reset", -2, LATENCY_SUB, Keys::None, latency_reset).doc(
+        "server",
+        "2.8.13",
+        "Resets the latency data for one or more events.",
+    ),
+    CommandSpec::new("help", 2, LOADING | STALE, Keys::None, latency_help).doc(
+        "server",
+        "2.8.13",
+        "Returns helpful text about the different subcommands.",
+    ),
+    CommandSpec::new("latest", 2, LATENCY_SUB, Keys::None, latency_latest).doc(
+        "server",
+        "2.8.13",
+        "Returns the latest latency samples for all events.",
+    ),
+    CommandSpec::new("history", 3, LATENCY_SUB, Keys::None, latency_history).doc(
+        "server",
+        "2.8.13",
+        "Returns timestamp-latency samples for an event.",
+    ),
+];
+
+fn slowlog_len(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let n = ctx.server.stats.slowlog.lock().entries.len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn slowlog_reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    ctx.server.stats.slowlog.lock().entries.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn slowlog_get(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    const BAD_COUNT: CmdError = CmdError::Msg("ERR count should be greater than or equal to -1");
+    let count = match args.len() {
+        2 => 10,
+        3 => match args.int(2) {
+            Ok(-1) => usize::MAX,
+            Ok(n) if n >= 0 => n as usize,
+            _ => return Err(BAD_COUNT),
+        },
+        _ => return Err(CmdError::Syntax),
+    };
+    let log = ctx.server.stats.slowlog.lock();
+    let shown = count.min(log.entries.len());
+    let out = &mut *ctx.out;
+    out.array(shown);
+    for e in log.entries.iter().take(shown) {
+        out.array(6);
+        out.int(e.id as i64);
+        out.int(e.unix_secs as i64);
+        out.int(e.usec as i64);
+        out.array(e.args.len());
+        for a in &e.args {
+            out.bulk(a);
+        }
+        out.bulk(e.client_addr.as_bytes());
+        out.bulk(&e.client_name);
+    }
+    Ok(())
+}
+
+fn slowlog_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    reply_help(
+        ctx.out,
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    );
+    Ok(())
+}
+
+fn latency_latest(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let monitor = ctx.server.stats.latency.lock();
+    let out = &mut *ctx.out;
+    out.array(monitor.events.len());
+    for (name, event) in &monitor.events {
+        let (when, last) = event.samples.back().copied().unwrap_or((0, 0));
+        out.array(4);
+        out.bulk(name.as_bytes());
+        out.int(when as i64);
+        out.int(last as i64);
+        out.int(event.max_ms as i64);
+    }
+    Ok(())
+}
+
+fn latency_history(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let monitor = ctx.server.stats.latency.lock();
+    let samples = std::str::from_utf8(args.get(2))
+        .ok()
+        .and_then(|name| monitor.events.get(name))
+        .map(|e| e.samples.iter().copied().collect::<Vec<_>>())
+        .unwrap_or_default();
+    ctx.out.array(samples.len());
+    for (when, ms) in samples {
+        ctx.out.array(2);
+        ctx.out.int(when as i64);
+        ctx.out.int(ms as i64);
+    }
+    Ok(())
+}
+
+/// Resets the named events, or all of them; replies how many were reset.
+fn latency_reset(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut monitor = ctx.server.stats.latency.lock();
+    let reset = if args.len() == 2 {
+        let n = monitor.events.len();
+        monitor.events.clear();
+        n
+    } else {
+        args.iter()
+            .skip(2)
+            .filter(|name| {
+                std::str::from_utf8(name).is_ok_and(|name| monitor.events.remove(name).is_some())
+            })
+            .count()
+    };
+    ctx.out.int(reset as i64);
+    Ok(())
+}
+
+fn latency_doctor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let threshold = ctx.server.config.read().latency_monitor_threshold;
+    let monitor = ctx.server.stats.latency.lock();
+    let mut report = String::new();
+    if monitor.events.is_empty() {
+        report.push_str(
+            "Dave, no latency spike was observed during the lifetime of this Redis instance, \
+             not in the slightest bit. I honestly think you ought to sleep tonight.\n",
+        );
+    } else {
+        report.push_str("Dave, I have observed latency spikes in this Redis instance.\n\n");
+        for (i, (name, e)) in monitor.events.iter().enumerate() {
+            let avg = e.samples.iter().map(|s| s.1).sum::<u64>() / e.samples.len().max(1) as u64;
+            report.push_str(&format!(
+                "{}. {name}: {} latency spikes (average {avg}ms, worst {}ms).\n",
+                i + 1,
+                e.samples.len(),
+                e.max_ms
+            ));
+        }
+        if threshold > 0 {
+            report.push_str(&format!(
+                "\nThe latency monitor threshold is {threshold} milliseconds.\n"
+            ));
+        }
+    }
+    ctx.out.verbatim(report.as_bytes());
+    Ok(())
+}
+
+fn latency_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    reply_help(
+        ctx.out,
+        "LATENCY",
+        &[
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+        ],
+    );
+    Ok(())
+}
