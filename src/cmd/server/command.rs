@@ -2,7 +2,7 @@
 
 use super::super::spec::{CommandSpec, Keys, acl, flag, flag::*};
 use super::super::{Args, CmdError, CmdResult, Ctx};
-use super::reply_help;
+use super::{NONDETERMINISTIC_ORDER, reply_help};
 use crate::protocol::Reply;
 use crate::server::Server;
 use crate::util::glob::glob_match;
@@ -17,7 +17,8 @@ pub static SUBCOMMANDS: &[CommandSpec] = &[
             "Returns information about one, multiple or all commands.",
         )
         .complexity("O(N) where N is the number of commands to look up")
-        .acl(acl::CONNECTION),
+        .acl(acl::CONNECTION)
+        .tips(&[NONDETERMINISTIC_ORDER]),
     CommandSpec::new("getkeys", -4, SUB, Keys::None, getkeys)
         .doc(
             "server",
@@ -33,7 +34,8 @@ pub static SUBCOMMANDS: &[CommandSpec] = &[
             "Returns documentary information about one, multiple or all commands.",
         )
         .complexity("O(N) where N is the number of commands to look up")
-        .acl(acl::CONNECTION),
+        .acl(acl::CONNECTION)
+        .tips(&[NONDETERMINISTIC_ORDER]),
     CommandSpec::new("count", 2, SUB, Keys::None, count)
         .doc("server", "2.8.13", "Returns a count of commands.")
         .acl(acl::CONNECTION),
@@ -55,7 +57,8 @@ pub static SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("list", -2, SUB, Keys::None, list)
         .doc("server", "7.0.0", "Returns a list of command names.")
         .complexity("O(N) where N is the total number of Redis commands")
-        .acl(acl::CONNECTION),
+        .acl(acl::CONNECTION)
+        .tips(&[NONDETERMINISTIC_ORDER]),
 ];
 
 /// `COMMAND` alone: every command. With an unknown subcommand the table hands
@@ -164,10 +167,18 @@ fn write_info(server: &Server, out: &mut Reply, id: usize) {
     for n in names {
         out.simple(&format!("@{n}"));
     }
-    out.set(0); // tips
+    out.set(spec.tips.len());
+    for tip in spec.tips {
+        out.bulk(tip.as_bytes());
+    }
     write_key_specs(out, spec);
     let subs = server.commands.subcommand_ids(id);
-    out.array(subs.len());
+    // Redis sends "no subcommands" as an empty set but a list as an array.
+    if subs.is_empty() {
+        out.set(0);
+    } else {
+        out.array(subs.len());
+    }
     for sub in subs {
         write_info(server, out, sub);
     }
@@ -177,7 +188,7 @@ fn write_info(server: &Server, out: &mut Reply, id: usize) {
 fn write_key_specs(out: &mut Reply, spec: &CommandSpec) {
     let (begin, find): (Option<i64>, Option<(i64, i64)>) = match spec.keys {
         Keys::None => {
-            out.array(0);
+            out.set(0);
             return;
         }
         Keys::Range { first, last, step } => {
@@ -186,7 +197,7 @@ fn write_key_specs(out: &mut Reply, spec: &CommandSpec) {
         }
         Keys::Custom(_) => (None, None),
     };
-    out.array(1);
+    out.set(1);
     out.map(3);
     out.bulk(b"flags");
     let flags = key_flags(spec);

@@ -7,29 +7,24 @@
 
 use super::super::spec::{CommandSpec, Keys, flag::*, keys_range};
 use super::super::{Args, CmdError, CmdResult, Ctx};
-use super::reply_help;
+use super::{ALL_SHARDS_SPECIAL, ALL_SHARDS_SUCCEED, reply_help};
 use crate::db::Value;
 use crate::db::value::StrValue;
 
 pub static SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("purge", 2, 0, Keys::None, purge).doc(
-        "server",
-        "4.0.0",
-        "Asks the allocator to release memory.",
-    ),
-    CommandSpec::new("doctor", 2, 0, Keys::None, doctor).doc(
-        "server",
-        "4.0.0",
-        "Outputs a memory problems report.",
-    ),
+    CommandSpec::new("purge", 2, 0, Keys::None, purge)
+        .doc("server", "4.0.0", "Asks the allocator to release memory.")
+        .tips(ALL_SHARDS_SUCCEED),
+    CommandSpec::new("doctor", 2, 0, Keys::None, doctor)
+        .doc("server", "4.0.0", "Outputs a memory problems report.")
+        .tips(ALL_SHARDS_SPECIAL),
     CommandSpec::new("malloc-stats", 2, 0, Keys::None, malloc_stats)
         .doc("server", "4.0.0", "Returns the allocator statistics.")
-        .complexity("Depends on how much memory is allocated, could be slow"),
-    CommandSpec::new("stats", 2, 0, Keys::None, stats).doc(
-        "server",
-        "4.0.0",
-        "Returns details about memory usage.",
-    ),
+        .complexity("Depends on how much memory is allocated, could be slow")
+        .tips(ALL_SHARDS_SPECIAL),
+    CommandSpec::new("stats", 2, 0, Keys::None, stats)
+        .doc("server", "4.0.0", "Returns details about memory usage.")
+        .tips(ALL_SHARDS_SPECIAL),
     CommandSpec::new("help", 2, LOADING | STALE, Keys::None, help).doc(
         "server",
         "4.0.0",

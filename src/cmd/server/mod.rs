@@ -18,6 +18,14 @@ use crate::protocol::Reply;
 const ADMIN_SUB: u32 = ADMIN | LOADING | STALE;
 const LATENCY_SUB: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
+// Command tips, as Redis 7.0 declares them.
+const NONDETERMINISTIC: &str = "nondeterministic_output";
+const NONDETERMINISTIC_ORDER: &str = "nondeterministic_output_order";
+const SPECIAL: &str = "response_policy:special";
+const ALL_SHARDS_SUCCEED: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
+const ALL_NODES_SPECIAL: &[&str] = &[NONDETERMINISTIC, "request_policy:all_nodes", SPECIAL];
+const ALL_SHARDS_SPECIAL: &[&str] = &[NONDETERMINISTIC, "request_policy:all_shards", SPECIAL];
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("info", -1, LOADING | STALE, Keys::None, info::info)
         .doc(
@@ -25,7 +33,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "1.0.0",
             "Returns information and statistics about the server.",
         )
-        .acl(acl::DANGEROUS),
+        .acl(acl::DANGEROUS)
+        .tips(&[NONDETERMINISTIC, "request_policy:all_shards", SPECIAL]),
     CommandSpec {
         handler: Some(command::command_all),
         ..CommandSpec::container("command", -1, command::SUBCOMMANDS)
@@ -36,19 +45,22 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Returns detailed information about all commands.",
     )
     .complexity("O(N) where N is the total number of Redis commands")
-    .acl(acl::CONNECTION),
+    .acl(acl::CONNECTION)
+    .tips(&[NONDETERMINISTIC_ORDER]),
     CommandSpec::new("time", 1, LOADING | STALE | FAST, Keys::None, time).doc(
         "server",
         "2.6.0",
         "Returns the server time.",
-    ),
+    )
+    .tips(&[NONDETERMINISTIC]),
     CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, Keys::None, lastsave)
         .doc(
             "server",
             "1.0.0",
             "Returns the Unix timestamp of the last successful save to disk.",
         )
-        .acl(acl::ADMIN | acl::DANGEROUS),
+        .acl(acl::ADMIN | acl::DANGEROUS)
+        .tips(&[NONDETERMINISTIC]),
     CommandSpec::new(
         "dbsize",
         1,
@@ -57,15 +69,18 @@ pub static COMMANDS: &[CommandSpec] = &[
         dbsize,
     )
     .doc("server", "1.0.0", "Returns the number of keys in the database.")
-    .acl(acl::KEYSPACE),
+    .acl(acl::KEYSPACE)
+    .tips(&["request_policy:all_shards", "response_policy:agg_sum"]),
     CommandSpec::new("flushdb", -1, WRITE | WHOLE_KEYSPACE, Keys::None, flushdb)
         .doc("server", "1.0.0", "Removes all keys from the current database.")
         .complexity("O(N) where N is the number of keys in the selected database")
-        .acl(acl::KEYSPACE | acl::DANGEROUS),
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .tips(ALL_SHARDS_SUCCEED),
     CommandSpec::new("flushall", -1, WRITE | WHOLE_KEYSPACE, Keys::None, flushall)
         .doc("server", "1.0.0", "Removes all keys from all databases.")
         .complexity("O(N) where N is the total number of keys in all databases")
-        .acl(acl::KEYSPACE | acl::DANGEROUS),
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .tips(ALL_SHARDS_SUCCEED),
     CommandSpec::new("swapdb", 3, WRITE | FAST | WHOLE_KEYSPACE, Keys::None, swapdb)
         .doc("server", "4.0.0", "Swaps two Redis databases.")
         .complexity("O(N) where N is the count of clients watching or blocking on keys from both databases.")

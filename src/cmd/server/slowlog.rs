@@ -3,15 +3,21 @@
 
 use super::super::spec::{CommandSpec, Keys};
 use super::super::{Args, CmdError, CmdResult, Ctx};
-use super::{ADMIN_SUB, LATENCY_SUB, reply_help};
+use super::{ADMIN_SUB, ALL_NODES_SPECIAL, LATENCY_SUB, NONDETERMINISTIC, reply_help};
 use crate::cmd::spec::flag::{LOADING, STALE};
 
 pub static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("len", 2, ADMIN_SUB, Keys::None, slowlog_len).doc(
-        "server",
-        "2.2.12",
-        "Returns the number of entries in the slow log.",
-    ),
+    CommandSpec::new("len", 2, ADMIN_SUB, Keys::None, slowlog_len)
+        .doc(
+            "server",
+            "2.2.12",
+            "Returns the number of entries in the slow log.",
+        )
+        .tips(&[
+            "request_policy:all_nodes",
+            "response_policy:agg_sum",
+            NONDETERMINISTIC,
+        ]),
     CommandSpec::new("help", 2, LOADING | STALE, Keys::None, slowlog_help).doc(
         "server",
         "6.2.0",
@@ -19,38 +25,48 @@ pub static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
     ),
     CommandSpec::new("get", -2, ADMIN_SUB, Keys::None, slowlog_get)
         .doc("server", "2.2.12", "Returns the slow log's entries.")
-        .complexity("O(N) where N is the number of entries returned"),
+        .complexity("O(N) where N is the number of entries returned")
+        .tips(&["request_policy:all_nodes", NONDETERMINISTIC]),
     CommandSpec::new("reset", 2, ADMIN_SUB, Keys::None, slowlog_reset)
         .doc("server", "2.2.12", "Clears all entries from the slow log.")
-        .complexity("O(N) where N is the number of entries in the slowlog"),
+        .complexity("O(N) where N is the number of entries in the slowlog")
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
 ];
 
 pub static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("doctor", 2, LATENCY_SUB, Keys::None, latency_doctor).doc(
-        "server",
-        "2.8.13",
-        "Returns a human-readable latency analysis report.",
-    ),
-    CommandSpec::new("reset", -2, LATENCY_SUB, Keys::None, latency_reset).doc(
-        "server",
-        "2.8.13",
-        "Resets the latency data for one or more events.",
-    ),
+    CommandSpec::new("doctor", 2, LATENCY_SUB, Keys::None, latency_doctor)
+        .doc(
+            "server",
+            "2.8.13",
+            "Returns a human-readable latency analysis report.",
+        )
+        .tips(ALL_NODES_SPECIAL),
+    CommandSpec::new("reset", -2, LATENCY_SUB, Keys::None, latency_reset)
+        .doc(
+            "server",
+            "2.8.13",
+            "Resets the latency data for one or more events.",
+        )
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
     CommandSpec::new("help", 2, LOADING | STALE, Keys::None, latency_help).doc(
         "server",
         "2.8.13",
         "Returns helpful text about the different subcommands.",
     ),
-    CommandSpec::new("latest", 2, LATENCY_SUB, Keys::None, latency_latest).doc(
-        "server",
-        "2.8.13",
-        "Returns the latest latency samples for all events.",
-    ),
-    CommandSpec::new("history", 3, LATENCY_SUB, Keys::None, latency_history).doc(
-        "server",
-        "2.8.13",
-        "Returns timestamp-latency samples for an event.",
-    ),
+    CommandSpec::new("latest", 2, LATENCY_SUB, Keys::None, latency_latest)
+        .doc(
+            "server",
+            "2.8.13",
+            "Returns the latest latency samples for all events.",
+        )
+        .tips(ALL_NODES_SPECIAL),
+    CommandSpec::new("history", 3, LATENCY_SUB, Keys::None, latency_history)
+        .doc(
+            "server",
+            "2.8.13",
+            "Returns timestamp-latency samples for an event.",
+        )
+        .tips(ALL_NODES_SPECIAL),
 ];
 
 fn slowlog_len(ctx: &mut Ctx, _args: &Args) -> CmdResult {

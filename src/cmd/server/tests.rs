@@ -357,3 +357,28 @@ fn debug_is_refused_unless_enabled() {
         "-ERR unknown subcommand or wrong number of arguments for 'nosuch'. Try DEBUG HELP.\r\n"
     );
 }
+
+#[test]
+fn command_info_resp3_matches_redis_bytes() {
+    let mut t = TestClient::new();
+    t.out.resp3 = true;
+    let expected = "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n";
+    assert_eq!(t.run(&["COMMAND", "INFO", "get"]), expected);
+    let docs = t.run(&["COMMAND", "DOCS", "dbsize"]);
+    assert!(
+        docs.starts_with("%1\r\n$6\r\ndbsize\r\n%4\r\n$7\r\nsummary\r\n"),
+        "{docs}"
+    );
+}
+
+#[test]
+fn command_info_tips_follow_redis() {
+    let mut t = TestClient::new();
+    let info = t.run(&["COMMAND", "INFO", "dbsize"]);
+    assert!(
+        info.contains(
+            "*2\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:agg_sum\r\n"
+        ),
+        "{info}"
+    );
+}
