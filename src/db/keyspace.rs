@@ -366,6 +366,19 @@ impl<'l, 'a> Db<'l, 'a> {
         removed
     }
 
+    /// (keys, keys with a TTL) of every database (INFO keyspace).
+    pub fn sizes(&mut self) -> Vec<(usize, usize)> {
+        assert!(self.locked.all, "sizes without every shard locked");
+        let mut sizes = vec![(0, 0); self.locked.keyspace.databases];
+        for guard in self.locked.guards.iter() {
+            for (db, part) in guard.dbs.iter().enumerate() {
+                sizes[db].0 += part.keys.len();
+                sizes[db].1 += part.expires.len();
+            }
+        }
+        sizes
+    }
+
     /// Takes database `db`'s contents out of every shard, leaving it empty, so
     /// the caller can free them after the locks are released (FLUSHDB ASYNC).
     pub fn take_all(&mut self, db: usize) -> Vec<DbShard> {

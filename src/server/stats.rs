@@ -404,9 +404,11 @@ mod tests {
     #[test]
     fn thresholds_choose_the_smaller_watch() {
         let stats = Stats::new(1);
-        let mut config = Config::default();
-        config.slowlog_log_slower_than = -1;
-        config.latency_monitor_threshold = 0;
+        let mut config = Config {
+            slowlog_log_slower_than: -1,
+            latency_monitor_threshold: 0,
+            ..Config::default()
+        };
         stats.apply_config(&config);
         assert_eq!(stats.watch_threshold_us(), i64::MAX);
         config.latency_monitor_threshold = 2;

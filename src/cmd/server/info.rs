@@ -9,7 +9,22 @@ use super::super::{Args, CmdResult, Ctx};
 use super::memory::{process_rss, used_memory};
 use crate::server::Server;
 
-type Writer = fn(&Server, &mut String);
+/// What the section writers read: the server, plus the key counts taken
+/// through the command's own lock on the keyspace (INFO may run inside EXEC,
+/// which already holds every shard, so it must not lock them again).
+struct Source<'a> {
+    server: &'a Server,
+    db_sizes: Vec<(usize, usize)>,
+}
+
+impl std::ops::Deref for Source<'_> {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        self.server
+    }
+}
+
+type Writer = fn(&Source, &mut String);
 
 struct Section {
     name: &'static str,
@@ -112,7 +127,11 @@ pub fn info(ctx: &mut Ctx, args: &Args) -> CmdResult {
             wanted[i] = true;
         }
     }
-    let text = render(ctx.server, &wanted);
+    let source = Source {
+        server: ctx.server,
+        db_sizes: ctx.db.sizes(),
+    };
+    let text = render(&source, &wanted);
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }
@@ -123,7 +142,7 @@ fn select_default(wanted: &mut [bool]) {
     }
 }
 
-fn render(server: &Server, wanted: &[bool]) -> String {
+fn render(server: &Source, wanted: &[bool]) -> String {
     let mut text = String::with_capacity(4096);
     for (section, _) in SECTIONS.iter().zip(wanted).filter(|(_, w)| **w) {
         if !text.is_empty() {
@@ -162,7 +181,7 @@ fn read_trimmed(path: &str) -> String {
         .unwrap_or_default()
 }
 
-fn server(server: &Server, out: &mut String) {
+fn server(server: &Source, out: &mut String) {
     let config = server.config.read();
     let now_ms = crate::cmd::now_ms();
     let uptime = server.started.elapsed().as_secs();
@@ -215,7 +234,7 @@ fn server(server: &Server, out: &mut String) {
     field(out, "io_threads_active", 0);
 }
 
-fn clients(server: &Server, out: &mut String) {
+fn clients(server: &Source, out: &mut String) {
     let all = server.clients.all();
     let max_in = all.iter().map(|c| c.query_buffer.load(Relaxed)).max();
     let max_out = all.iter().map(|c| c.output_buffer.load(Relaxed)).max();
@@ -239,7 +258,7 @@ fn total_system_memory() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-fn memory(server: &Server, out: &mut String) {
+fn memory(server: &Source, out: &mut String) {
     let config = server.config.read();
     // No counting allocator yet: used_memory is the RSS, so the two agree and
     // the fragmentation ratio reads 1.
@@ -289,7 +308,7 @@ fn memory(server: &Server, out: &mut String) {
     field(out, "lazyfreed_objects", 0);
 }
 
-fn persistence(server: &Server, out: &mut String) {
+fn persistence(server: &Source, out: &mut String) {
     let appendonly = server.config.read().appendonly;
     field(out, "loading", 0);
     field(out, "async_loading", 0);
@@ -327,7 +346,7 @@ fn persistence(server: &Server, out: &mut String) {
     field(out, "module_fork_last_cow_size", 0);
 }
 
-fn stats(server: &Server, out: &mut String) {
+fn stats(server: &Source, out: &mut String) {
     let s = &server.stats;
     let ks = &server.keyspace.stats;
     let (kbps_in, kbps_out) = s.instantaneous_kbps();
@@ -400,7 +419,7 @@ fn stats(server: &Server, out: &mut String) {
     field(out, "dump_payload_sanitizations", 0);
 }
 
-fn replication(server: &Server, out: &mut String) {
+fn replication(server: &Source, out: &mut String) {
     field(out, "role", "master");
     field(out, "connected_slaves", 0);
     field(out, "master_failover_state", "no-failover");
@@ -432,7 +451,7 @@ fn cpu_seconds(path: &str) -> (f64, f64) {
     (ticks(12) / TICKS_PER_SEC, ticks(11) / TICKS_PER_SEC)
 }
 
-fn cpu(_server: &Server, out: &mut String) {
+fn cpu(_server: &Source, out: &mut String) {
     let (sys, user) = cpu_seconds("/proc/self/stat");
     let (main_sys, main_user) = cpu_seconds("/proc/thread-self/stat");
     field(out, "used_cpu_sys", format!("{sys:.6}"));
@@ -443,7 +462,7 @@ fn cpu(_server: &Server, out: &mut String) {
     field(out, "used_cpu_user_main_thread", format!("{main_user:.6}"));
 }
 
-fn commandstats(server: &Server, out: &mut String) {
+fn commandstats(server: &Source, out: &mut String) {
     for id in 0..server.commands.ids() {
         let s = &server.stats.commands[id];
         let calls = s.calls.load(Relaxed);
@@ -466,18 +485,18 @@ fn commandstats(server: &Server, out: &mut String) {
     }
 }
 
-fn errorstats(server: &Server, out: &mut String) {
+fn errorstats(server: &Source, out: &mut String) {
     for (prefix, count) in server.stats.errors.lock().iter() {
         let _ = write!(out, "errorstat_{prefix}:count={count}\r\n");
     }
 }
 
-fn cluster(_server: &Server, out: &mut String) {
+fn cluster(_server: &Source, out: &mut String) {
     field(out, "cluster_enabled", 0);
 }
 
-fn keyspace(server: &Server, out: &mut String) {
-    for (db, (keys, expires)) in server.keyspace.db_sizes().into_iter().enumerate() {
+fn keyspace(server: &Source, out: &mut String) {
+    for (db, (keys, expires)) in server.db_sizes.iter().copied().enumerate() {
         if keys > 0 {
             // The average TTL needs a sampled estimate Redis keeps per database;
             // it is not tracked yet.

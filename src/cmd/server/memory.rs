@@ -22,7 +22,7 @@ pub static SUBCOMMANDS: &[CommandSpec] = &[
         .doc("server", "4.0.0", "Returns the allocator statistics.")
         .complexity("Depends on how much memory is allocated, could be slow")
         .tips(ALL_SHARDS_SPECIAL),
-    CommandSpec::new("stats", 2, 0, Keys::None, stats)
+    CommandSpec::new("stats", 2, WHOLE_KEYSPACE, Keys::None, stats)
         .doc("server", "4.0.0", "Returns details about memory usage.")
         .tips(ALL_SHARDS_SPECIAL),
     CommandSpec::new("help", 2, LOADING | STALE, Keys::None, help).doc(
@@ -113,7 +113,7 @@ fn stats(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let server = ctx.server;
     let used = used_memory();
     let peak = server.stats.note_memory(used);
-    let keys: usize = server.keyspace.db_sizes().iter().map(|d| d.0).sum();
+    let keys: usize = ctx.db.sizes().iter().map(|d| d.0).sum();
     let startup = 0u64;
     let dataset = used.saturating_sub(startup);
     let fields: [(&str, u64); 6] = [
