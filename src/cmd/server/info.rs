@@ -210,7 +210,10 @@ fn server(server: &Source, out: &mut String) {
         .first()
         .map_or(config.port, |a| a.port());
     field(out, "tcp_port", port);
-    field(out, "server_time_usec", now_ms * 1000);
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    field(out, "server_time_usec", now_us);
     field(out, "uptime_in_seconds", uptime);
     field(out, "uptime_in_days", uptime / 86400);
     field(out, "hz", config.hz);

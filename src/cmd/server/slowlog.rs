@@ -90,7 +90,12 @@ fn slowlog_get(ctx: &mut Ctx, args: &Args) -> CmdResult {
             Ok(n) if n >= 0 => n as usize,
             _ => return Err(BAD_COUNT),
         },
-        _ => return Err(CmdError::Syntax),
+        _ => {
+            return Err(CmdError::msg(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{:.128}'. Try SLOWLOG HELP.",
+                args.str(1)
+            )));
+        }
     };
     let log = ctx.server.stats.slowlog.lock();
     let shown = count.min(log.entries.len());
