@@ -23,6 +23,86 @@ pub struct CommandStats {
     pub usec: AtomicU64,
     pub rejected_calls: AtomicU64,
     pub failed_calls: AtomicU64,
+    /// Call durations (LATENCY HISTOGRAM, INFO latencystats).
+    pub latency: LatencyHistogram,
+}
+
+/// Buckets of [`LatencyHistogram`]: the last one ends near 13 days.
+const HISTOGRAM_BUCKETS: usize = 40;
+
+/// Call durations in power-of-two buckets: bucket `k` holds durations up to
+/// 1024·2^k ns, the boundaries Redis's LATENCY HISTOGRAM reports at. Coarser
+/// than Redis's HDR histogram, so percentiles are bucket upper bounds.
+pub struct LatencyHistogram {
+    buckets: [AtomicU64; HISTOGRAM_BUCKETS],
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl LatencyHistogram {
+    fn bucket_of(nanos: u64) -> usize {
+        if nanos <= 1024 {
+            return 0;
+        }
+        let above = (nanos - 1) >> 10;
+        ((u64::BITS - above.leading_zeros()) as usize).min(HISTOGRAM_BUCKETS - 1)
+    }
+
+    #[inline]
+    pub fn record(&self, took: Duration) {
+        let nanos = took.as_nanos().min(u64::MAX as u128) as u64;
+        self.buckets[Self::bucket_of(nanos)].fetch_add(1, Relaxed);
+    }
+
+    /// The label Redis prints for bucket `k`: the highest value its HDR
+    /// histogram treats as equal to 1024·2^k ns, in whole microseconds.
+    pub fn bucket_label_usec(k: usize) -> u64 {
+        ((1032u128 << k) - 1).min(u64::MAX as u128) as u64 / 1000
+    }
+
+    /// (label in µs, cumulative count) for every bucket that holds calls.
+    pub fn cumulative(&self) -> Vec<(u64, u64)> {
+        let mut total = 0;
+        let mut out = Vec::new();
+        for (k, b) in self.buckets.iter().enumerate() {
+            let n = b.load(Relaxed);
+            if n > 0 {
+                total += n;
+                out.push((Self::bucket_label_usec(k), total));
+            }
+        }
+        out
+    }
+
+    /// Upper bound in µs of the bucket holding the `p`th percentile.
+    pub fn percentile_usec(&self, p: f64) -> f64 {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (k, n) in counts.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return (1024u128 << k) as f64 / 1000.0;
+            }
+        }
+        (1024u128 << (HISTOGRAM_BUCKETS - 1)) as f64 / 1000.0
+    }
+
+    fn reset(&self) {
+        for b in &self.buckets {
+            b.store(0, Relaxed);
+        }
+    }
 }
 
 pub struct Stats {
@@ -142,6 +222,7 @@ impl Stats {
         let s = &self.commands[id];
         s.calls.fetch_add(1, Relaxed);
         s.usec.fetch_add(took.as_micros() as u64, Relaxed);
+        s.latency.record(took);
         self.total_commands.fetch_add(1, Relaxed);
         if let Some(prefix) = failed {
             s.failed_calls.fetch_add(1, Relaxed);
@@ -203,6 +284,7 @@ impl Stats {
             s.usec.store(0, Relaxed);
             s.rejected_calls.store(0, Relaxed);
             s.failed_calls.store(0, Relaxed);
+            s.latency.reset();
         }
         self.errors.lock().clear();
         for c in [
@@ -388,6 +470,21 @@ mod tests {
         );
         assert_eq!(e.args.len(), 32);
         assert_eq!(e.args[31], b"... (6 more arguments)");
+    }
+
+    #[test]
+    fn histogram_buckets_and_labels_match_redis() {
+        let h = LatencyHistogram::default();
+        for us in [0u64, 1, 1, 2, 3, 40] {
+            h.record(Duration::from_micros(us));
+        }
+        // 0 and 1 µs in the first bucket, 2 µs in the second, 3 µs up to 4,
+        // 40 µs up to 66 (Redis's label for 65536 ns).
+        assert_eq!(h.cumulative(), vec![(1, 3), (2, 4), (4, 5), (66, 6)]);
+        assert_eq!(LatencyHistogram::bucket_label_usec(5), 33);
+        assert_eq!(LatencyHistogram::bucket_label_usec(9), 528);
+        assert_eq!(h.percentile_usec(50.0), 1.024);
+        assert_eq!(h.percentile_usec(99.0), 65.536);
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn info(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 /// A top-level command, or `parent|sub`.
-fn find(server: &Server, name: &[u8]) -> Option<usize> {
+pub(super) fn find(server: &Server, name: &[u8]) -> Option<usize> {
     match name.iter().position(|&b| b == b'|') {
         None => server.commands.get(name).map(|(id, _)| id),
         Some(bar) => {

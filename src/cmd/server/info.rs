@@ -97,6 +97,12 @@ const SECTIONS: &[Section] = &[
         write: errorstats,
     },
     Section {
+        name: "latencystats",
+        title: "Latencystats",
+        default: false,
+        write: latencystats,
+    },
+    Section {
         name: "cluster",
         title: "Cluster",
         default: true,
@@ -483,6 +489,23 @@ fn commandstats(server: &Source, out: &mut String) {
         let _ = write!(
             out,
             "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
+            server.commands.full_name(id)
+        );
+    }
+}
+
+/// Percentiles from the per-command histograms; being power-of-two buckets,
+/// each figure is the upper bound of the bucket holding that percentile.
+fn latencystats(server: &Source, out: &mut String) {
+    for id in 0..server.commands.ids() {
+        let s = &server.stats.commands[id];
+        if s.calls.load(Relaxed) == 0 {
+            continue;
+        }
+        let [p50, p99, p999] = [50.0, 99.0, 99.9].map(|p| s.latency.percentile_usec(p));
+        let _ = write!(
+            out,
+            "latency_percentiles_usec_{}:p50={p50:.3},p99={p99:.3},p99.9={p999:.3}\r\n",
             server.commands.full_name(id)
         );
     }

@@ -1,6 +1,8 @@
 //! SLOWLOG and LATENCY: readers of what the gate records in
 //! [`crate::server::stats`].
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::super::spec::{CommandSpec, Keys};
 use super::super::{Args, CmdError, CmdResult, Ctx};
 use super::{ADMIN_SUB, ALL_NODES_SPECIAL, LATENCY_SUB, NONDETERMINISTIC, reply_help};
@@ -65,6 +67,16 @@ pub static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
             "server",
             "2.8.13",
             "Returns timestamp-latency samples for an event.",
+        )
+        .tips(ALL_NODES_SPECIAL),
+    CommandSpec::new("histogram", -2, LATENCY_SUB, Keys::None, latency_histogram)
+        .doc(
+            "server",
+            "7.0.0",
+            "Returns the cumulative distribution of latencies of a subset or all commands.",
+        )
+        .complexity(
+            "O(N) where N is the number of commands with latency information being retrieved.",
         )
         .tips(ALL_NODES_SPECIAL),
 ];
@@ -185,6 +197,48 @@ fn latency_reset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// Per command: calls and the cumulative latency distribution. Commands never
+/// called are left out; a container name stands for its subcommands.
+fn latency_histogram(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let server = ctx.server;
+    let commands = &server.commands;
+    let candidates: Vec<usize> = if args.len() == 2 {
+        (0..commands.ids()).collect()
+    } else {
+        let mut ids = Vec::new();
+        for name in args.iter().skip(2) {
+            if let Some(id) = super::command::find(server, name) {
+                ids.push(id);
+                ids.extend(commands.subcommand_ids(id));
+            }
+        }
+        ids
+    };
+    let mut seen = std::collections::HashSet::new();
+    let shown: Vec<(usize, u64)> = candidates
+        .into_iter()
+        .filter(|&id| seen.insert(id))
+        .map(|id| (id, server.stats.commands[id].calls.load(Relaxed)))
+        .filter(|&(_, calls)| calls > 0)
+        .collect();
+    let out = &mut *ctx.out;
+    out.map(shown.len());
+    for (id, calls) in shown {
+        out.bulk(commands.full_name(id).as_bytes());
+        out.map(2);
+        out.bulk(b"calls");
+        out.int(calls as i64);
+        out.bulk(b"histogram_usec");
+        let buckets = server.stats.commands[id].latency.cumulative();
+        out.map(buckets.len());
+        for (label, count) in buckets {
+            out.int(label as i64);
+            out.int(count as i64);
+        }
+    }
+    Ok(())
+}
+
 fn latency_doctor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let threshold = ctx.server.config.read().latency_monitor_threshold;
     let monitor = ctx.server.stats.latency.lock();
@@ -229,6 +283,9 @@ fn latency_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
             "RESET [<event> ...]",
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
         ],
     );
     Ok(())

@@ -382,3 +382,36 @@ fn command_info_tips_follow_redis() {
         "{info}"
     );
 }
+
+#[test]
+fn latency_histogram_and_latencystats() {
+    let mut t = TestClient::new();
+    t.run(&["GET", "a"]);
+    t.run(&["GET", "a"]);
+    let hist = t.run(&["LATENCY", "HISTOGRAM", "get", "nosuch"]);
+    assert!(
+        hist.starts_with(
+            "*2\r\n$3\r\nget\r\n*4\r\n$5\r\ncalls\r\n:2\r\n$14\r\nhistogram_usec\r\n*"
+        ),
+        "{hist}"
+    );
+    // Never-called commands are left out.
+    assert_eq!(t.run(&["LATENCY", "HISTOGRAM", "set"]), "*0\r\n");
+    let stats = t.run(&["INFO", "latencystats"]);
+    assert!(
+        stats.contains("latency_percentiles_usec_get:p50="),
+        "{stats}"
+    );
+    assert!(!t.run(&["INFO"]).contains("# Latencystats"));
+    let all = t.run(&["INFO", "all"]);
+    let order: Vec<usize> = [
+        "# Commandstats",
+        "# Errorstats",
+        "# Latencystats",
+        "# Cluster",
+    ]
+    .iter()
+    .map(|h| all.find(h).unwrap())
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]));
+}
