@@ -69,6 +69,9 @@ pub static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
             "Returns timestamp-latency samples for an event.",
         )
         .tips(ALL_NODES_SPECIAL),
+    CommandSpec::new("graph", 3, LATENCY_SUB, Keys::None, latency_graph)
+        .doc("server", "2.8.13", "Returns a latency graph for an event.")
+        .tips(ALL_NODES_SPECIAL),
     CommandSpec::new("histogram", -2, LATENCY_SUB, Keys::None, latency_histogram)
         .doc(
             "server",
@@ -239,6 +242,80 @@ fn latency_histogram(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// Rows of the ASCII graph: each sample is a column as tall as its share of
+/// the highest sample.
+const GRAPH_ROWS: u64 = 4;
+
+fn latency_graph(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let name = args.str(2);
+    let monitor = ctx.server.stats.latency.lock();
+    let event = monitor
+        .events
+        .get(name.as_ref())
+        .filter(|e| !e.samples.is_empty())
+        .ok_or_else(|| {
+            CmdError::msg(format!(
+                "ERR No samples available for event '{:.128}'",
+                name
+            ))
+        })?;
+    let text = render_graph(&name, event, crate::cmd::now_ms() / 1000);
+    drop(monitor);
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// A header, a bar per sample (newest on the right) and each bar's age.
+fn render_graph(name: &str, event: &crate::server::stats::LatencyEvent, now_secs: u64) -> String {
+    let high = event.samples.iter().map(|s| s.1).max().unwrap_or(0);
+    let low = event.samples.iter().map(|s| s.1).min().unwrap_or(0);
+    let mut text = format!(
+        "{name} - high {high} ms, low {low} ms (all time high {} ms)\n{}\n",
+        event.max_ms,
+        "-".repeat(80)
+    );
+    // Only the newest samples that fit the 80-column width.
+    let skip = event.samples.len().saturating_sub(80);
+    let samples: Vec<(u64, u64)> = event.samples.iter().skip(skip).copied().collect();
+    for row in (1..=GRAPH_ROWS).rev() {
+        let line: String = samples
+            .iter()
+            .map(|&(_, ms)| {
+                let height = (ms * GRAPH_ROWS).div_ceil(high.max(1));
+                if height >= row { '#' } else { ' ' }
+            })
+            .collect();
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text.push('\n');
+    let ages: Vec<String> = samples
+        .iter()
+        .map(|&(when, _)| format_age(now_secs.saturating_sub(when)))
+        .collect();
+    // Ages are written vertically, one character per row, under their bar.
+    let depth = ages.iter().map(|a| a.len()).max().unwrap_or(0);
+    for i in 0..depth {
+        let line: String = ages
+            .iter()
+            .map(|a| a.as_bytes().get(i).map_or(' ', |&b| b as char))
+            .collect();
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// `12s`, `3m`, `2h`, `1d`, as Redis labels sample ages.
+fn format_age(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86399 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    }
+}
+
 fn latency_doctor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let threshold = ctx.server.config.read().latency_monitor_threshold;
     let monitor = ctx.server.stats.latency.lock();
@@ -276,6 +353,8 @@ fn latency_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         &[
             "DOCTOR",
             "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
             "HISTORY <event>",
             "    Return time-latency samples for the <event> class.",
             "LATEST",

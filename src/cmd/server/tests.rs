@@ -415,3 +415,19 @@ fn latency_histogram_and_latencystats() {
     .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]));
 }
+
+#[test]
+fn latency_graph_draws_samples_or_refuses() {
+    let mut t = client_with(|c| {
+        c.latency_monitor_threshold = 1;
+        c.enable_debug_command = "yes".into();
+    });
+    assert_eq!(
+        t.run(&["LATENCY", "GRAPH", "command"]),
+        "-ERR No samples available for event 'command'\r\n"
+    );
+    t.run(&["DEBUG", "SLEEP", "0.005"]);
+    let graph = t.run(&["LATENCY", "GRAPH", "command"]);
+    assert!(graph.contains("command - high "), "{graph}");
+    assert!(graph.contains("\n#\n"), "{graph}");
+}
