@@ -109,51 +109,96 @@ fn usage(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// One MEMORY STATS figure.
+enum Stat {
+    Int(u64),
+    Ratio(f64),
+    /// Per-database hash-table overheads.
+    Db(u64, u64),
+}
+
 fn stats(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    let server = ctx.server;
     let used = used_memory();
-    let peak = server.stats.note_memory(used);
-    let keys: usize = ctx.db.sizes().iter().map(|d| d.0).sum();
-    let startup = 0u64;
-    let dataset = used.saturating_sub(startup);
-    let fields: [(&str, u64); 6] = [
-        ("peak.allocated", peak),
-        ("total.allocated", used),
-        ("startup.allocated", startup),
-        ("replication.backlog", 0),
-        ("clients.normal", 0),
-        ("overhead.total", startup),
-    ];
+    let rss = process_rss();
+    let peak = ctx.server.stats.note_memory(used);
+    let sizes = ctx.db.sizes();
+    let keys: usize = sizes.iter().map(|d| d.0).sum();
+    // Without allocator accounting, the whole figure counts as dataset.
+    let overhead = 0u64;
+    let dataset = used.saturating_sub(overhead);
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let mut fields: Vec<(String, Stat)> = [
+        ("peak.allocated", Stat::Int(peak)),
+        ("total.allocated", Stat::Int(used)),
+        ("startup.allocated", Stat::Int(0)),
+        ("replication.backlog", Stat::Int(0)),
+        ("clients.slaves", Stat::Int(0)),
+        ("clients.normal", Stat::Int(0)),
+        ("cluster.links", Stat::Int(0)),
+        ("aof.buffer", Stat::Int(0)),
+        ("lua.caches", Stat::Int(0)),
+        ("functions.caches", Stat::Int(0)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (db, &(keys, expires)) in sizes.iter().enumerate() {
+        if keys > 0 {
+            // One pointer-sized bucket per key, as a hash table of that size needs.
+            let word = std::mem::size_of::<usize>() as u64;
+            fields.push((
+                format!("db.{db}"),
+                Stat::Db(keys as u64 * word, expires as u64 * word),
+            ));
+        }
+    }
+    fields.extend(
+        [
+            ("overhead.total", Stat::Int(overhead)),
+            ("keys.count", Stat::Int(keys as u64)),
+            (
+                "keys.bytes-per-key",
+                Stat::Int(if keys == 0 { 0 } else { dataset / keys as u64 }),
+            ),
+            ("dataset.bytes", Stat::Int(dataset)),
+            (
+                "dataset.percentage",
+                Stat::Ratio(100.0 * ratio(dataset, used)),
+            ),
+            ("peak.percentage", Stat::Ratio(100.0 * ratio(used, peak))),
+            ("allocator.allocated", Stat::Int(used)),
+            ("allocator.active", Stat::Int(used)),
+            ("allocator.resident", Stat::Int(rss)),
+            ("allocator-fragmentation.ratio", Stat::Ratio(1.0)),
+            ("allocator-fragmentation.bytes", Stat::Int(0)),
+            ("allocator-rss.ratio", Stat::Ratio(ratio(rss, used))),
+            ("allocator-rss.bytes", Stat::Int(rss.saturating_sub(used))),
+            ("rss-overhead.ratio", Stat::Ratio(1.0)),
+            ("rss-overhead.bytes", Stat::Int(0)),
+            ("fragmentation", Stat::Ratio(ratio(rss, used))),
+            ("fragmentation.bytes", Stat::Int(rss.saturating_sub(used))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v)),
+    );
     let out = &mut *ctx.out;
-    out.map(fields.len() + 6);
+    out.map(fields.len());
     for (name, value) in fields {
         out.bulk(name.as_bytes());
-        out.int(value as i64);
+        match value {
+            Stat::Int(n) => out.int(n as i64),
+            Stat::Ratio(r) => out.double(r),
+            Stat::Db(main, expires) => {
+                out.map(3);
+                out.bulk(b"overhead.hashtable.main");
+                out.int(main as i64);
+                out.bulk(b"overhead.hashtable.expires");
+                out.int(expires as i64);
+                out.bulk(b"overhead.hashtable.slot-to-keys");
+                out.int(0);
+            }
+        }
     }
-    out.bulk(b"keys.count");
-    out.int(keys as i64);
-    out.bulk(b"keys.bytes-per-key");
-    out.int(if keys == 0 {
-        0
-    } else {
-        (dataset / keys as u64) as i64
-    });
-    out.bulk(b"dataset.bytes");
-    out.int(dataset as i64);
-    out.bulk(b"dataset.percentage");
-    out.double(if used == 0 {
-        0.0
-    } else {
-        dataset as f64 * 100.0 / used as f64
-    });
-    out.bulk(b"peak.percentage");
-    out.double(if peak == 0 {
-        0.0
-    } else {
-        used as f64 * 100.0 / peak as f64
-    });
-    out.bulk(b"fragmentation");
-    out.double(1.0);
     Ok(())
 }
 

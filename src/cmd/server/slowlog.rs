@@ -7,6 +7,7 @@ use super::super::spec::{CommandSpec, Keys};
 use super::super::{Args, CmdError, CmdResult, Ctx};
 use super::{ADMIN_SUB, ALL_NODES_SPECIAL, LATENCY_SUB, NONDETERMINISTIC, reply_help};
 use crate::cmd::spec::flag::{LOADING, STALE};
+use crate::server::stats::LatencyMonitor;
 
 pub static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("len", 2, ADMIN_SUB, Keys::None, slowlog_len)
@@ -319,31 +320,47 @@ fn format_age(secs: u64) -> String {
 fn latency_doctor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let threshold = ctx.server.config.read().latency_monitor_threshold;
     let monitor = ctx.server.stats.latency.lock();
-    let mut report = String::new();
-    if monitor.events.is_empty() {
-        report.push_str(
-            "Dave, no latency spike was observed during the lifetime of this Redis instance, \
-             not in the slightest bit. I honestly think you ought to sleep tonight.\n",
-        );
-    } else {
-        report.push_str("Dave, I have observed latency spikes in this Redis instance.\n\n");
-        for (i, (name, e)) in monitor.events.iter().enumerate() {
-            let avg = e.samples.iter().map(|s| s.1).sum::<u64>() / e.samples.len().max(1) as u64;
-            report.push_str(&format!(
-                "{}. {name}: {} latency spikes (average {avg}ms, worst {}ms).\n",
-                i + 1,
-                e.samples.len(),
-                e.max_ms
-            ));
-        }
-        if threshold > 0 {
-            report.push_str(&format!(
-                "\nThe latency monitor threshold is {threshold} milliseconds.\n"
-            ));
-        }
-    }
+    let report = doctor_report(&monitor, threshold, crate::cmd::now_ms() / 1000);
+    drop(monitor);
     ctx.out.verbatim(report.as_bytes());
     Ok(())
+}
+
+/// The LATENCY DOCTOR text: Redis's opening lines, then per event the spike
+/// count, average, mean deviation, period and worst case.
+fn doctor_report(monitor: &LatencyMonitor, threshold_ms: u64, now_secs: u64) -> String {
+    if monitor.events.is_empty() {
+        return if threshold_ms == 0 {
+            "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".to_string()
+        } else {
+            "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep tonight.\n".to_string()
+        };
+    }
+    let mut report = String::from(
+        "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n",
+    );
+    for (i, (name, e)) in monitor.events.iter().enumerate() {
+        let n = e.samples.len().max(1) as f64;
+        let avg = e.samples.iter().map(|s| s.1 as f64).sum::<f64>() / n;
+        let deviation = e
+            .samples
+            .iter()
+            .map(|s| (s.1 as f64 - avg).abs())
+            .sum::<f64>()
+            / n;
+        let first = e.samples.front().map_or(now_secs, |s| s.0);
+        let period = now_secs.saturating_sub(first) as f64 / n;
+        report.push_str(&format!(
+            "{}. {name}: {} latency spikes (average {}ms, mean deviation {}ms, period {period:.2} sec). Worst all time event {}ms.\n",
+            i + 1,
+            e.samples.len(),
+            avg as u64,
+            deviation as u64,
+            e.max_ms
+        ));
+    }
+    report.push_str("\nI have a few advices for you:\n\n- Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n");
+    report
 }
 
 fn latency_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {

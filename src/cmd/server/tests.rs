@@ -431,3 +431,26 @@ fn latency_graph_draws_samples_or_refuses() {
     assert!(graph.contains("command - high "), "{graph}");
     assert!(graph.contains("\n#\n"), "{graph}");
 }
+
+#[test]
+fn latency_doctor_reports_state() {
+    let mut off = TestClient::new();
+    assert!(
+        off.run(&["LATENCY", "DOCTOR"])
+            .contains("Latency monitoring is disabled")
+    );
+    let mut t = client_with(|c| {
+        c.latency_monitor_threshold = 1;
+        c.enable_debug_command = "yes".into();
+    });
+    assert!(
+        t.run(&["LATENCY", "DOCTOR"])
+            .contains("no latency spike was observed")
+    );
+    t.run(&["DEBUG", "SLEEP", "0.005"]);
+    let report = t.run(&["LATENCY", "DOCTOR"]);
+    assert!(
+        report.contains("1. command: 1 latency spikes (average "),
+        "{report}"
+    );
+}
