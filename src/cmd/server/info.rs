@@ -14,7 +14,7 @@ use crate::server::Server;
 /// which already holds every shard, so it must not lock them again).
 struct Source<'a> {
     server: &'a Server,
-    db_sizes: Vec<(usize, usize)>,
+    db_sizes: Vec<crate::db::keyspace::DbSizes>,
 }
 
 impl std::ops::Deref for Source<'_> {
@@ -522,11 +522,13 @@ fn cluster(_server: &Source, out: &mut String) {
 }
 
 fn keyspace(server: &Source, out: &mut String) {
-    for (db, (keys, expires)) in server.db_sizes.iter().copied().enumerate() {
-        if keys > 0 {
-            // The average TTL needs a sampled estimate Redis keeps per database;
-            // it is not tracked yet.
-            let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+    for (db, size) in server.db_sizes.iter().enumerate() {
+        if size.keys > 0 {
+            let _ = write!(
+                out,
+                "db{db}:keys={},expires={},avg_ttl={}\r\n",
+                size.keys, size.expires, size.avg_ttl_ms
+            );
         }
     }
 }

@@ -122,7 +122,7 @@ fn stats(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let rss = process_rss();
     let peak = ctx.server.stats.note_memory(used);
     let sizes = ctx.db.sizes();
-    let keys: usize = sizes.iter().map(|d| d.0).sum();
+    let keys: usize = sizes.iter().map(|d| d.keys).sum();
     // Without allocator accounting, the whole figure counts as dataset.
     let overhead = 0u64;
     let dataset = used.saturating_sub(overhead);
@@ -142,7 +142,8 @@ fn stats(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    for (db, &(keys, expires)) in sizes.iter().enumerate() {
+    for (db, size) in sizes.iter().enumerate() {
+        let (keys, expires) = (size.keys, size.expires);
         if keys > 0 {
             // One pointer-sized bucket per key, as a hash table of that size needs.
             let word = std::mem::size_of::<usize>() as u64;

@@ -454,3 +454,25 @@ fn latency_doctor_reports_state() {
         "{report}"
     );
 }
+
+#[test]
+fn keyspace_info_estimates_avg_ttl() {
+    let mut t = TestClient::new();
+    {
+        let now = crate::cmd::now_ms();
+        let mut locked = t.server.keyspace.lock_all();
+        let mut db = locked.db(0, now);
+        db.set(b"plain", crate::db::Value::str(b"v"));
+        db.set(b"ttl", crate::db::Value::str(b"v"));
+        db.set_expire(b"ttl", now + 100_000);
+    }
+    let info = t.run(&["INFO", "keyspace"]);
+    let avg: u64 = info
+        .split("avg_ttl=")
+        .nth(1)
+        .and_then(|rest| rest.split("\r\n").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no avg_ttl in {info}"));
+    assert!(info.contains("db0:keys=2,expires=1,"), "{info}");
+    assert!((90_000..=100_000).contains(&avg), "{info}");
+}
