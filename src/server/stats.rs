@@ -247,8 +247,10 @@ impl Stats {
             .or_default() += 1;
     }
 
-    /// One cron tick: samples the counters behind the `instantaneous_*` fields.
+    /// One cron tick: samples the counters behind the `instantaneous_*` fields
+    /// and the memory peak.
     pub fn sample_rates(&self) {
+        self.note_memory(process_rss());
         self.instantaneous.lock().sample(
             Instant::now(),
             [
@@ -299,6 +301,16 @@ impl Stats {
             c.store(0, Relaxed);
         }
     }
+}
+
+/// Resident set size of this process in bytes, from `/proc/self/statm`.
+pub fn process_rss() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    // 4 KiB pages on every platform we build for (x86-64, aarch64 Linux defaults).
+    pages * 4096
 }
 
 /// Counter samples taken each cron tick; rates are the mean of the per-tick

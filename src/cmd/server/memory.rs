@@ -35,14 +35,7 @@ pub static SUBCOMMANDS: &[CommandSpec] = &[
         .complexity("O(N) where N is the number of samples."),
 ];
 
-/// Resident set size of this process in bytes.
-pub fn process_rss() -> u64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
+pub use crate::server::stats::process_rss;
 
 /// Bytes used as INFO reports them: the RSS until a counting allocator exists.
 pub fn used_memory() -> u64 {
