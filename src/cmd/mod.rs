@@ -168,6 +168,7 @@ pub fn call(
     }
 }
 
+#[cold]
 fn record_slow(
     server: &Server,
     client: &Client,
