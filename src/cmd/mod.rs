@@ -176,9 +176,37 @@ pub fn call(
             .feed_monitors(client.db, &client.handle.addr, args);
     }
     let failed = out.last_error.take();
-    server
-        .stats
-        .record_call(id, started.elapsed(), failed.map(|p| p));
+    let took = started.elapsed();
+    server.stats.record_call(id, took, failed);
+    // The one comparison fast commands pay for the slow log and latency monitor.
+    if took.as_micros() as i64 >= server.stats.watch_threshold_us() {
+        record_slow(server, client, args, spec, took);
+    }
+}
+
+#[cold]
+fn record_slow(
+    server: &Server,
+    client: &Client,
+    args: &Args<'_>,
+    spec: &CommandSpec,
+    took: std::time::Duration,
+) {
+    server.stats.record_slow(
+        took,
+        spec.flags & flag::FAST != 0,
+        spec.flags & flag::SKIP_SLOWLOG != 0,
+        |id, unix_secs| {
+            crate::server::stats::SlowLogEntry::new(
+                id,
+                unix_secs,
+                took,
+                args.iter(),
+                client.handle.addr.to_string(),
+                client.handle.name.lock().clone().unwrap_or_default(),
+            )
+        },
+    );
 }
 
 fn reject(server: &Server, id: usize, out: &mut Reply, msg: &str) {

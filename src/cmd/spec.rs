@@ -143,6 +143,9 @@ pub struct CommandSpec {
     pub since: &'static str,
     pub summary: &'static str,
     pub complexity: &'static str,
+    /// Hints for clients and proxies (`nondeterministic_output`,
+    /// `request_policy:all_shards`...), shown by `COMMAND INFO`.
+    pub tips: &'static [&'static str],
 }
 
 impl CommandSpec {
@@ -165,6 +168,7 @@ impl CommandSpec {
             since: "1.0.0",
             summary: "",
             complexity: "O(1)",
+            tips: &[],
         }
     }
 
@@ -186,6 +190,7 @@ impl CommandSpec {
             since: "1.0.0",
             summary: "",
             complexity: "Depends on subcommand.",
+            tips: &[],
         }
     }
 
@@ -203,6 +208,11 @@ impl CommandSpec {
         self.group = group;
         self.since = since;
         self.summary = summary;
+        self
+    }
+
+    pub const fn tips(mut self, tips: &'static [&'static str]) -> Self {
+        self.tips = tips;
         self
     }
 

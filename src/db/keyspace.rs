@@ -145,6 +145,14 @@ impl Keyspace {
     }
 }
 
+/// One database's counts, from [`Db::sizes`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DbSizes {
+    pub keys: usize,
+    pub expires: usize,
+    pub avg_ttl_ms: u64,
+}
+
 /// The shards one command holds.
 pub struct Locked<'a> {
     keyspace: &'a Keyspace,
@@ -364,6 +372,38 @@ impl<'l, 'a> Db<'l, 'a> {
             part.expires.clear();
         }
         removed
+    }
+
+    /// Per database: keys, keys with a TTL and an estimate of the average
+    /// remaining TTL from a few TTLs per shard (INFO keyspace, MEMORY STATS).
+    pub fn sizes(&mut self) -> Vec<DbSizes> {
+        const TTL_SAMPLES_PER_SHARD: usize = 4;
+        assert!(self.locked.all, "sizes without every shard locked");
+        let now = self.now_ms;
+        let mut sizes = vec![DbSizes::default(); self.locked.keyspace.databases];
+        let mut ttl_sums = vec![(0u128, 0u64); sizes.len()];
+        for guard in self.locked.guards.iter() {
+            for (db, part) in guard.dbs.iter().enumerate() {
+                sizes[db].keys += part.keys.len();
+                sizes[db].expires += part.expires.len();
+                for (_, &when) in part.expires.iter().take(TTL_SAMPLES_PER_SHARD) {
+                    ttl_sums[db].0 += when.saturating_sub(now) as u128;
+                    ttl_sums[db].1 += 1;
+                }
+            }
+        }
+        for (size, (sum, n)) in sizes.iter_mut().zip(ttl_sums) {
+            if n > 0 {
+                size.avg_ttl_ms = (sum / n as u128) as u64;
+            }
+        }
+        sizes
+    }
+
+    /// Takes database `db`'s contents out of every shard, leaving it empty, so
+    /// the caller can free them after the locks are released (FLUSHDB ASYNC).
+    pub fn take_all(&mut self, db: usize) -> Vec<DbShard> {
+        self.all_parts(db).map(std::mem::take).collect()
     }
 
     /// Swaps two databases in every shard.

@@ -43,6 +43,7 @@ impl Server {
         let commands = CommandTable::new(&config.renames)
             .map_err(|e| format!("No such command in rename-command: {}", e.0))?;
         let stats = Stats::new(commands.ids());
+        stats.apply_config(&config);
         let keyspace = Keyspace::new(config.databases, shard_count());
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
@@ -202,6 +203,11 @@ async fn cron(server: Arc<Server>) {
         tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
         if server.is_shutting_down() {
             return;
+        }
+        server.stats.apply_config(&server.config.read());
+        server.stats.sample_rates();
+        if !server.stats.active_expire.load(Relaxed) {
+            continue;
         }
         active_expire_cycle(
             &server,
