@@ -218,17 +218,19 @@ fn getdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let opts = parse_expiry_options(args, 2, OptionsFor::GetEx)?;
+    let key = args.get(1);
+    // Redis checks the key before the expiry value: a missing key answers
+    // null even when the time is invalid.
+    if read_string(&mut ctx.db, key)?.is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
     let deadline = match opts.expire {
         Some((unit, arg)) => Some(expire_deadline(unit, arg, ctx.db.now_ms, "getex")?),
         None => None,
     };
-    let key = args.get(1);
-    let value = read_string(&mut ctx.db, key)?;
-    let found = value.is_some();
+    let value = ctx.db.get(key).map(|e| string_of(&e.value)).transpose()?;
     reply_string(ctx.out, value);
-    if !found {
-        return Ok(());
-    }
     match deadline {
         // An absolute time already past deletes the key, as Redis does.
         Some(when) if when <= ctx.db.now_ms => {
@@ -804,6 +806,11 @@ mod tests {
             "a past PXAT deletes the key"
         );
         assert_eq!(t.run(&["GETEX", "nokey", "EX", "10"]), "$-1\r\n");
+        assert_eq!(
+            t.run(&["GETEX", "nokey", "EX", "-1"]),
+            "$-1\r\n",
+            "key checked before the time"
+        );
         assert_eq!(t.run(&["SET", "d", "x"]), "+OK\r\n");
         assert_eq!(t.run(&["GETDEL", "d"]), "$1\r\nx\r\n");
         assert_eq!(t.run(&["GETDEL", "d"]), "$-1\r\n");
