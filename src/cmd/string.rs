@@ -4,7 +4,11 @@
 //! MSET, SETEX) drop the TTL unless told otherwise; commands that edit the
 //! value in place (APPEND, INCR*, SETRANGE) keep it.
 
-use super::parse::{OptionsFor, expire_deadline, parse_expiry_options, parse_f64};
+mod long_double;
+
+use long_double::{LongDouble, Parsed};
+
+use super::parse::{OptionsFor, expire_deadline, parse_expiry_options};
 use super::spec::{CommandSpec, flag::*, key1, keys_all, keys_range};
 use super::{Args, CmdError, CmdResult, Ctx};
 use crate::db::{Bytes24, Db, StrValue, Value};
@@ -370,77 +374,38 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
 
 fn incrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (key, incr) = (args.get(1), args.get(2));
-    let entry = ctx.db.get(key);
-    let exists = entry.is_some();
-    let text = {
-        let current = match entry {
-            Some(e) => Some(string_of(&e.value)?),
-            None => None,
-        };
-        let mut scratch = itoa::Buffer::new();
-        let current = current.map_or(&b"0"[..], |s| s.as_bytes(&mut scratch));
-        add_floats(current, incr)?
+    let text = match ctx.db.get(key) {
+        Some(e) => add_floats(string_of(&e.value)?, incr)?,
+        None => add_floats(&StrValue::Int(0), incr)?,
     };
-    // Stored as text (embstr in Redis), not re-encoded as an integer.
+    // Stored as text (embstr in Redis), not re-encoded as an integer; the
+    // value is edited in place, so the TTL stays.
     let value = Value::Str(StrValue::Bytes(Bytes24::new(text.as_bytes())));
-    if exists {
-        ctx.db.set_in(ctx.db.index, key, value, true);
-    } else {
-        ctx.db.set(key, value);
-    }
+    ctx.db.set_in(ctx.db.index, key, value, true);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }
 
-/// `current + incr` formatted as INCRBYFLOAT replies.
-///
-/// Redis adds in C `long double` (x87 80-bit) and prints `%.17Lf` with
-/// trailing zeros trimmed. We emulate that with f64: integer operands are
-/// added exactly (long double holds every sum below 2^64 exactly), and float
-/// results print as the shortest text that reads back as the same f64,
-/// rounded to 15 significant digits when the shortest form is longer (so
-/// `0.1 + 0.2` prints `0.3`, as Redis does) and to at most 17 decimals.
-/// Known differences: where long double's extra precision shows in Redis's
-/// output (`1000 + 0.1` prints `1000.09999999999999998` in Redis, `1000.1`
-/// here; inputs with more than 17 significant digits; magnitudes beyond
-/// 2^64, printed with every digit of the binary value), and the long double
-/// range (`1e400` is valid in Redis, an error here).
-fn add_floats(current: &[u8], incr: &[u8]) -> Result<String, CmdError> {
-    if let (Some(a), Some(b)) = (parse_i64(current), parse_i64(incr)) {
-        let sum = a as i128 + b as i128;
-        if sum.unsigned_abs() < 1 << 64 {
-            return Ok(sum.to_string());
-        }
-    }
-    let a = parse_f64(current).ok_or(CmdError::NotFloat)?;
-    let b = parse_f64(incr).ok_or(CmdError::NotFloat)?;
-    let sum = a + b;
-    if !sum.is_finite() {
-        return Err(CmdError::Msg("ERR increment would produce NaN or Infinity"));
-    }
-    Ok(format_incr_float(sum))
-}
-
-fn format_incr_float(value: f64) -> String {
-    let shortest = value.to_string();
-    let significant = shortest
-        .trim_start_matches(['-', '0', '.'])
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .count();
-    let value = if significant > 15 {
-        format!("{value:.14e}").parse::<f64>().unwrap_or(value)
-    } else {
-        value
+/// `current + incr` formatted as INCRBYFLOAT replies, computed in the same
+/// 80-bit `long double` arithmetic as Redis (see [`long_double`]).
+fn add_floats(current: &StrValue, incr: &[u8]) -> Result<String, CmdError> {
+    let finite = |parsed| match parsed {
+        Some(Parsed::Finite(v)) => Ok(Some(v)),
+        Some(Parsed::Infinite) => Ok(None),
+        None => Err(CmdError::NotFloat),
     };
-    let mut text = value.to_string();
-    let decimals = text.split_once('.').map_or(0, |(_, frac)| frac.len());
-    if decimals > 17 {
-        text = format!("{value:.17}");
-        let trimmed = text.trim_end_matches('0').trim_end_matches('.').len();
-        text.truncate(trimmed);
+    let a = match current {
+        StrValue::Int(n) => Some(LongDouble::from_i64(*n)),
+        other => finite(LongDouble::parse(other.as_bytes(&mut itoa::Buffer::new())))?,
+    };
+    let b = finite(LongDouble::parse(incr))?;
+    match (a, b) {
+        (Some(a), Some(b)) => a
+            .add(b)
+            .map(LongDouble::to_redis_string)
+            .ok_or(CmdError::Msg("ERR increment would produce NaN or Infinity")),
+        _ => Err(CmdError::Msg("ERR increment would produce NaN or Infinity")),
     }
-    if text == "-0" { "0".to_string() } else { text }
 }
 
 // ---- ranges ----
@@ -901,6 +866,8 @@ mod tests {
         let mut t = client();
         for (start, incr, want) in [
             ("10.5", "0.1", "10.6"),
+            ("1000", "0.1", "1000.09999999999999998"),
+            ("5", "0x10", "21"),
             ("0", "0.1", "0.1"),
             ("0.1", "0.2", "0.3"),
             ("5", "3.0e3", "3005"),
