@@ -980,4 +980,152 @@ mod tests {
                 .starts_with("%2\r\n$7\r\nmatches\r\n")
         );
     }
+
+    /// Arity, flags, key positions and ACL categories as Redis 7.0.15's
+    /// `COMMAND INFO` reports them, for this family and the bitmap one.
+    #[test]
+    fn specs_match_redis_command_info() {
+        use crate::cmd::spec::{acl, flag};
+        let expected = [
+            ("get", 2, "readonly fast", (1, 1, 1), "read string fast"),
+            ("set", -3, "write denyoom", (1, 1, 1), "write string slow"),
+            ("setex", 4, "write denyoom", (1, 1, 1), "write string slow"),
+            ("psetex", 4, "write denyoom", (1, 1, 1), "write string slow"),
+            (
+                "setnx",
+                3,
+                "write denyoom fast",
+                (1, 1, 1),
+                "write string fast",
+            ),
+            (
+                "getset",
+                3,
+                "write denyoom fast",
+                (1, 1, 1),
+                "write string fast",
+            ),
+            ("getdel", 2, "write fast", (1, 1, 1), "write string fast"),
+            ("getex", -2, "write fast", (1, 1, 1), "write string fast"),
+            ("mget", -2, "readonly fast", (1, -1, 1), "read string fast"),
+            ("mset", -3, "write denyoom", (1, -1, 2), "write string slow"),
+            (
+                "msetnx",
+                -3,
+                "write denyoom",
+                (1, -1, 2),
+                "write string slow",
+            ),
+            (
+                "append",
+                3,
+                "write denyoom fast",
+                (1, 1, 1),
+                "write string fast",
+            ),
+            ("strlen", 2, "readonly fast", (1, 1, 1), "read string fast"),
+            (
+                "incr",
+                2,
+                "write denyoom fast",
+                (1, 1, 1),
+                "write string fast",
+            ),
+            (
+                "decr",
+                2,
+                "write denyoom fast",
+                (1, 1, 1),
+                "write string fast",
+            ),
+            (
+                "incrby",
+                3,
+                "write denyoom fast",
+                (1, 1, 1),
+                "write string fast",
+            ),
+            (
+                "decrby",
+                3,
+                "write denyoom fast",
+                (1, 1, 1),
+                "write string fast",
+            ),
+            (
+                "incrbyfloat",
+                3,
+                "write denyoom fast",
+                (1, 1, 1),
+                "write string fast",
+            ),
+            ("getrange", 4, "readonly", (1, 1, 1), "read string slow"),
+            (
+                "setrange",
+                4,
+                "write denyoom",
+                (1, 1, 1),
+                "write string slow",
+            ),
+            ("substr", 4, "readonly", (1, 1, 1), "read string slow"),
+            ("lcs", -3, "readonly", (1, 2, 1), "read string slow"),
+            ("setbit", 4, "write denyoom", (1, 1, 1), "write bitmap slow"),
+            ("getbit", 3, "readonly fast", (1, 1, 1), "read bitmap fast"),
+            ("bitcount", -2, "readonly", (1, 1, 1), "read bitmap slow"),
+            ("bitpos", -3, "readonly", (1, 1, 1), "read bitmap slow"),
+            (
+                "bitop",
+                -4,
+                "write denyoom",
+                (2, -1, 1),
+                "write bitmap slow",
+            ),
+            (
+                "bitfield",
+                -2,
+                "write denyoom",
+                (1, 1, 1),
+                "write bitmap slow",
+            ),
+            (
+                "bitfield_ro",
+                -2,
+                "readonly fast",
+                (1, 1, 1),
+                "read bitmap fast",
+            ),
+        ];
+        let specs: Vec<_> = super::COMMANDS
+            .iter()
+            .chain(crate::cmd::bitmap::COMMANDS)
+            .collect();
+        assert_eq!(specs.len(), expected.len());
+        for (name, arity, flags, keys, categories) in expected {
+            let spec = specs
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("{name} missing"));
+            assert_eq!(spec.arity, arity, "{name} arity");
+            let mut got: Vec<&str> = flag::NAMES
+                .iter()
+                .filter(|(f, _)| spec.flags & f != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            let mut want: Vec<&str> = flags.split(' ').collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{name} flags");
+            assert_eq!(spec.key_range(), keys, "{name} keys");
+            let cats = spec.acl_categories();
+            let mut got: Vec<&str> = acl::NAMES
+                .iter()
+                .filter(|(c, _)| cats & c != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            let mut want: Vec<&str> = categories.split(' ').collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{name} ACL categories");
+        }
+    }
 }
