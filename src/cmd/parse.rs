@@ -7,7 +7,9 @@ use crate::protocol::parse::parse_i64;
 /// Parses a float the way Redis's `strtod`-based check does: optional sign,
 /// decimal digits with an optional fraction and exponent, or `inf`/`infinity`
 /// in any case; no spaces, no trailing bytes, no NaN, no value that
-/// overflows to infinity or underflows to zero.
+/// overflows to infinity or underflows to zero. (`strtod` also reads C's
+/// hexadecimal floats such as `0x1p3`; this does not. INCRBYFLOAT, which
+/// needs `long double` anyway, has its own parser that does.)
 pub fn parse_f64(text: &[u8]) -> Option<f64> {
     let first = *text.first()?;
     if first.is_ascii_whitespace() {
@@ -72,6 +74,15 @@ pub struct ExpiryOptions<'a> {
     pub keep_ttl: bool,
     pub persist: bool,
     pub expire: Option<(ExpireUnit, &'a [u8])>,
+}
+
+impl ExpiryOptions<'_> {
+    /// The absolute expiry the options ask for, if any (see [`expire_deadline`]).
+    pub fn deadline(&self, now_ms: u64, command: &str) -> Result<Option<u64>, CmdError> {
+        self.expire
+            .map(|(unit, arg)| expire_deadline(unit, arg, now_ms, command))
+            .transpose()
+    }
 }
 
 /// Parses SET/GETEX options from argument `from` on. Conflicting or unknown

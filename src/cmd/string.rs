@@ -8,7 +8,7 @@ mod long_double;
 
 use long_double::{LongDouble, Parsed};
 
-use super::parse::{OptionsFor, expire_deadline, parse_expiry_options};
+use super::parse::{ExpireUnit, OptionsFor, expire_deadline, parse_expiry_options};
 use super::spec::{CommandSpec, flag::*, key1, keys_all, keys_range};
 use super::{Args, CmdError, CmdResult, Ctx};
 use crate::db::{Bytes24, Db, StrValue, Value};
@@ -145,10 +145,7 @@ fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let opts = parse_expiry_options(args, 3, OptionsFor::Set)?;
-    let deadline = match opts.expire {
-        Some((unit, arg)) => Some(expire_deadline(unit, arg, ctx.db.now_ms, "set")?),
-        None => None,
-    };
+    let deadline = opts.deadline(ctx.db.now_ms, "set")?;
     let key = args.get(1);
     if opts.get {
         let old = read_string(&mut ctx.db, key)?;
@@ -171,19 +168,14 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn setex(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    set_with_ttl(ctx, args, super::parse::ExpireUnit::Seconds, "setex")
+    set_with_ttl(ctx, args, ExpireUnit::Seconds, "setex")
 }
 
 fn psetex(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    set_with_ttl(ctx, args, super::parse::ExpireUnit::Millis, "psetex")
+    set_with_ttl(ctx, args, ExpireUnit::Millis, "psetex")
 }
 
-fn set_with_ttl(
-    ctx: &mut Ctx,
-    args: &Args,
-    unit: super::parse::ExpireUnit,
-    name: &str,
-) -> CmdResult {
+fn set_with_ttl(ctx: &mut Ctx, args: &Args, unit: ExpireUnit, name: &str) -> CmdResult {
     let deadline = expire_deadline(unit, args.get(2), ctx.db.now_ms, name)?;
     store(&mut ctx.db, args.get(1), args.get(3), false, Some(deadline));
     ctx.out.ok();
@@ -229,10 +221,7 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.null();
         return Ok(());
     }
-    let deadline = match opts.expire {
-        Some((unit, arg)) => Some(expire_deadline(unit, arg, ctx.db.now_ms, "getex")?),
-        None => None,
-    };
+    let deadline = opts.deadline(ctx.db.now_ms, "getex")?;
     let value = ctx.db.get(key).map(|e| string_of(&e.value)).transpose()?;
     reply_string(ctx.out, value);
     match deadline {
