@@ -546,6 +546,29 @@ mod tests {
     }
 
     #[test]
+    fn offsets_follow_proto_max_bulk_len() {
+        let config = crate::config::Config {
+            proto_max_bulk_len: 1 << 20,
+            ..Default::default()
+        };
+        let mut t = TestClient::with_config(config);
+        assert_eq!(
+            t.run(&["SETBIT", "z", "8388608", "1"]),
+            "-ERR bit offset is not an integer or out of range\r\n"
+        );
+        assert_eq!(t.run(&["SETBIT", "z", "8388607", "1"]), ":0\r\n");
+        assert_eq!(t.run(&["STRLEN", "z"]), ":1048576\r\n");
+        assert_eq!(
+            t.run(&["BITFIELD", "z", "GET", "u8", "#1048576"]),
+            "-ERR bit offset is not an integer or out of range\r\n"
+        );
+        assert_eq!(
+            t.run(&["BITFIELD", "z", "GET", "u8", "#1048575"]),
+            "*1\r\n:1\r\n"
+        );
+    }
+
+    #[test]
     fn bitcount_ranges() {
         let mut t = TestClient::new();
         t.run(&["SET", "k", "foobar"]);

@@ -970,6 +970,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn limits_follow_proto_max_bulk_len() {
+        let config = crate::config::Config {
+            proto_max_bulk_len: 1 << 20,
+            ..Default::default()
+        };
+        let mut t = TestClient::with_config(config);
+        let too_big = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
+        assert_eq!(t.run(&["SETRANGE", "z", "1048576", "x"]), too_big);
+        assert_eq!(t.run(&["SETRANGE", "z", "1048575", "x"]), ":1048576\r\n");
+        assert_eq!(t.run(&["APPEND", "z", "x"]), too_big);
+        let (a600, a400) = ("a".repeat(600), "a".repeat(400));
+        t.run(&["MSET", "x", &a600, "y", &a600]);
+        assert_eq!(
+            t.run(&["LCS", "x", "y", "LEN"]),
+            "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n"
+        );
+        t.run(&["MSET", "x", &a400, "y", &a400]);
+        assert_eq!(t.run(&["LCS", "x", "y", "LEN"]), ":400\r\n");
+    }
+
     /// Arity, flags, key positions and ACL categories as Redis 7.0.15's
     /// `COMMAND INFO` reports them, for this family and the bitmap one.
     #[test]
