@@ -8,9 +8,11 @@
 //! critical section.
 
 pub mod args;
+pub mod parse;
 pub mod spec;
 pub mod table;
 
+pub mod bitmap;
 pub mod client;
 pub mod connection;
 pub mod keyspace;
