@@ -11,6 +11,7 @@ pub mod args;
 pub mod spec;
 pub mod table;
 
+pub mod config;
 pub mod connection;
 pub mod keyspace;
 pub mod server;

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use super::spec::CommandSpec;
 
 /// Every family's command list. A new family adds one line here.
-pub fn families() -> [&'static [CommandSpec]; 4] {
+pub fn families() -> [&'static [CommandSpec]; 5] {
     [
+        super::config::COMMANDS,
         super::connection::COMMANDS,
         super::string::COMMANDS,
         super::keyspace::COMMANDS,
