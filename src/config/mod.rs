@@ -259,11 +259,13 @@ fn absolute(path: &str) -> PathBuf {
     joined.components().collect()
 }
 
-/// The running log level filter, installed by the binary.
-static LOG_LEVEL_HOOK: OnceLock<Box<dyn Fn(&str) + Send + Sync>> = OnceLock::new();
+/// Changes the running log level (a tracing reload handle in the binary).
+pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
 
-/// Lets `CONFIG SET loglevel` reach the logger (a tracing reload handle).
-pub fn set_log_level_hook(hook: Box<dyn Fn(&str) + Send + Sync>) {
+static LOG_LEVEL_HOOK: OnceLock<LogLevelHook> = OnceLock::new();
+
+/// Lets `CONFIG SET loglevel` reach the logger.
+pub fn set_log_level_hook(hook: LogLevelHook) {
     let _ = LOG_LEVEL_HOOK.set(hook);
 }
 
