@@ -113,10 +113,16 @@ fn warn_ignored(config: &Config) {
             "daemonize yes ignored: ferrokv stays in the foreground, run it under a supervisor"
         );
     }
-    if !config.ignored.is_empty() {
+    let ignored: Vec<&str> = config
+        .ignored
+        .iter()
+        .copied()
+        .filter(|&name| name != "daemonize")
+        .collect();
+    if !ignored.is_empty() {
         tracing::warn!(
             "Accepted but not implemented (ignored): {}",
-            config.ignored.join(", ")
+            ignored.join(", ")
         );
     }
 }
