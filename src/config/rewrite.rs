@@ -63,11 +63,14 @@ pub fn rewrite_text(config: &Config, old: &str) -> String {
         }
         appended.extend(new_lines);
     }
-    if !appended.is_empty() && !has_signature {
+    if !appended.is_empty() {
+        // A blank line sets the new block apart, then the signature once.
         if lines.last().is_some_and(|l| !l.is_empty()) {
             lines.push(String::new());
         }
-        lines.push(SIGNATURE.to_string());
+        if !has_signature {
+            lines.push(SIGNATURE.to_string());
+        }
     }
     lines.extend(appended);
     let mut text = lines.join("\n");
