@@ -66,7 +66,7 @@ fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
             }
             continue;
         }
-        for directive in DIRECTIVES {
+        for directive in DIRECTIVES.iter().filter(|d| !d.hidden) {
             for name in directive.names() {
                 if glob_match(pattern, name.as_bytes(), true) {
                     push(name.to_string(), config.display(directive));
@@ -162,6 +162,12 @@ mod tests {
             "*4\r\n$2\r\nhz\r\n$2\r\n10\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n"
         );
         assert_eq!(t.run(&["CONFIG", "GET", "nomatch"]), "*0\r\n");
+        // Hidden testing knobs answer to their exact name only.
+        assert_eq!(
+            t.run(&["CONFIG", "GET", "key-load-delay"]),
+            "*2\r\n$14\r\nkey-load-delay\r\n$1\r\n0\r\n"
+        );
+        assert_eq!(t.run(&["CONFIG", "GET", "key-load-*"]), "*0\r\n");
         assert_eq!(
             t.run(&["CONFIG", "GET", "h[z]"]),
             "*2\r\n$2\r\nhz\r\n$2\r\n10\r\n"

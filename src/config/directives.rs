@@ -36,6 +36,8 @@ pub struct Directive {
     pub protected: bool,
     /// ferrokv acts on the value; otherwise it is only kept.
     pub implemented: bool,
+    /// Left out of CONFIG GET globs (testing knobs); exact names still work.
+    pub hidden: bool,
     pub field: Option<Field>,
     pub on_change: Option<OnChange>,
 }
@@ -55,6 +57,10 @@ impl Directive {
     }
     const fn implemented(mut self) -> Self {
         self.implemented = true;
+        self
+    }
+    const fn hidden(mut self) -> Self {
+        self.hidden = true;
         self
     }
     const fn field(mut self, field: Field) -> Self {
@@ -87,6 +93,7 @@ const fn d(name: &'static str, kind: Kind, default: &'static str) -> Directive {
         immutable: false,
         protected: false,
         implemented: false,
+        hidden: false,
         field: None,
         on_change: None,
     }
@@ -276,6 +283,7 @@ pub static DIRECTIVES: &[Directive] = &[
         Percentiles,
         "50 99 99.9",
     ),
+    d("key-load-delay", Int(I32_MIN, I32), "0").hidden(),
     d("lazyfree-lazy-eviction", Bool, "no"),
     d("lazyfree-lazy-expire", Bool, "no"),
     d("lazyfree-lazy-server-del", Bool, "no"),
@@ -285,6 +293,12 @@ pub static DIRECTIVES: &[Directive] = &[
     d("lfu-log-factor", Int(0, I32), "10"),
     d("list-compress-depth", Int(0, I32), "0"),
     d("list-max-listpack-size", Int(I32_MIN, I32), "-2").alias("list-max-ziplist-size"),
+    d(
+        "loading-process-events-interval-bytes",
+        Int(1024, I32),
+        "2097152",
+    )
+    .hidden(),
     d("logfile", Str, "")
         .immutable()
         .field(field!(logfile, text))
@@ -361,6 +375,7 @@ pub static DIRECTIVES: &[Directive] = &[
         .implemented(),
     d("rdb-del-sync-files", Bool, "no"),
     d("rdb-save-incremental-fsync", Bool, "yes"),
+    d("rdb-key-save-delay", Int(I32_MIN, I32), "0").hidden(),
     d("rdbchecksum", Bool, "yes").immutable(),
     d("rdbcompression", Bool, "yes"),
     d("repl-backlog-size", Memory(1, I64), "1048576"),
@@ -462,8 +477,12 @@ pub static DIRECTIVES: &[Directive] = &[
     d("zset-max-listpack-value", Memory(0, I64), "64").alias("zset-max-ziplist-value"),
 ];
 
-/// Directives that only exist in files, handled by the loader itself.
-pub const FILE_ONLY: &[&str] = &["include", "rename-command", "user", "loadmodule"];
+/// Names Redis 7.0 still accepts in files but no longer uses.
+pub const DEPRECATED: &[&str] = &[
+    "list-max-ziplist-entries",
+    "list-max-ziplist-value",
+    "lua-replicate-commands",
+];
 
 /// The directive with this name or alias, ignoring case.
 pub fn find(name: &str) -> Option<&'static Directive> {

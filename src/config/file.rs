@@ -125,6 +125,10 @@ impl<'c> Loader<'c> {
                 self.config.note_ignored("loadmodule");
                 Ok(())
             }
+            (deprecated, n) if n >= 2 && directives::DEPRECATED.contains(&deprecated) => {
+                tracing::warn!("Ignoring deprecated directive '{deprecated}'");
+                Ok(())
+            }
             ("sentinel", _) => Err(LineError::Fatal(
                 "sentinel directive while not in sentinel mode".into(),
             )),
