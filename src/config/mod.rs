@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-pub use directives::{DIRECTIVES, Directive};
+pub use directives::{DIRECTIVES, Directive, OnChange};
 pub use value::Kind;
 
 #[derive(Clone, Debug)]
@@ -211,17 +211,17 @@ impl Config {
                 .map_err(|why| failed(spelling, &why))?;
             updated.set(directive, &canonical);
         }
-        for &(directive, spelling) in &targets {
-            if let Some(hook) = directive.on_change {
-                if let Err(why) = hook(&updated) {
-                    // Undo effects already applied with the old values.
-                    for &(applied, _) in &targets {
-                        if let Some(undo) = applied.on_change {
-                            let _ = undo(self);
-                        }
-                    }
-                    return Err(failed(spelling, &why));
+        let hooks: Vec<(OnChange, &str)> = targets
+            .iter()
+            .filter_map(|&(d, spelling)| d.on_change.map(|hook| (hook, spelling)))
+            .collect();
+        for (ran, &(hook, spelling)) in hooks.iter().enumerate() {
+            if let Err(why) = hook(&updated) {
+                // Undo the effects already applied, with the old values.
+                for &(undo, _) in &hooks[..ran] {
+                    let _ = undo(self);
                 }
+                return Err(failed(spelling, &why));
             }
         }
         *self = updated;

@@ -337,3 +337,24 @@ fn annotated_default_config_yields_the_defaults() {
     assert!(mentioned > 10);
     assert!(config.ignored.is_empty(), "{:?}", config.ignored);
 }
+
+#[test]
+fn tokenizer_follows_redis_quoting() {
+    let split = |line: &str| file::split_line(line);
+    assert_eq!(
+        split("rename-command  CONFIG \"\"").unwrap(),
+        ["rename-command", "CONFIG", ""]
+    );
+    assert_eq!(
+        split("requirepass \"a\\\"b\\n\\x41\" 'it\\'s'").unwrap(),
+        ["requirepass", "a\"b\nA", "it's"]
+    );
+    assert_eq!(split("save\t900 1").unwrap(), ["save", "900", "1"]);
+    assert_eq!(split("x \"open"), None);
+    assert_eq!(split("x \"closed\"glued"), None);
+    let err = load("hz \"10\"x\n").unwrap_err();
+    assert!(
+        err.ends_with("Unbalanced quotes in configuration line"),
+        "{err}"
+    );
+}
