@@ -3,6 +3,7 @@
 //! `--directive value` options appended after the file, as redis-server
 //! merges them (so they override it). Errors read exactly like Redis's.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::Config;
@@ -73,6 +74,8 @@ pub struct Loader<'c> {
     /// The first `save` line replaces the default; later ones add to it.
     save_seen: bool,
     depth: usize,
+    /// Command names after the renames so far, built at the first rename.
+    commands: Option<HashSet<String>>,
 }
 
 impl<'c> Loader<'c> {
@@ -81,6 +84,7 @@ impl<'c> Loader<'c> {
             config,
             save_seen: false,
             depth: 0,
+            commands: None,
         }
     }
 
@@ -111,10 +115,7 @@ impl<'c> Loader<'c> {
         let bad = || LineError::Fatal("Bad directive or wrong number of arguments".into());
         match (name.as_str(), args.len()) {
             ("include", 2) => self.include(&args[1]),
-            ("rename-command", 3) => {
-                self.config.renames.push((args[1].clone(), args[2].clone()));
-                Ok(())
-            }
+            ("rename-command", 3) => self.rename(&args[1], &args[2]),
             ("user", n) if n >= 2 => {
                 self.config.users.push(args[1..].join(" "));
                 self.config.note_ignored("user");
@@ -163,6 +164,24 @@ impl<'c> Loader<'c> {
         if !directive.implemented {
             self.config.note_ignored(directive.name);
         }
+        Ok(())
+    }
+
+    /// Records a `rename-command`, refusing names that no longer exist.
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), LineError> {
+        let names = self.commands.get_or_insert_with(|| {
+            crate::cmd::table::families()
+                .iter()
+                .flat_map(|family| family.iter().map(|spec| spec.name.to_string()))
+                .collect()
+        });
+        if !names.remove(&from.to_ascii_lowercase()) {
+            return Err(LineError::Fatal("No such command in rename-command".into()));
+        }
+        if !to.is_empty() {
+            names.insert(to.to_ascii_lowercase());
+        }
+        self.config.renames.push((from.to_string(), to.to_string()));
         Ok(())
     }
 
