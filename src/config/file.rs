@@ -117,17 +117,19 @@ impl<'c> Loader<'c> {
             ("include", 2) => self.include(&args[1]),
             ("rename-command", 3) => self.rename(&args[1], &args[2]),
             ("user", n) if n >= 2 => {
-                self.config.users.push(args[1..].join(" "));
+                self.config.users.push(args[1..].to_vec());
                 self.config.note_ignored("user");
                 Ok(())
             }
             ("loadmodule", n) if n >= 2 => {
-                self.config.modules.push(args[1..].join(" "));
+                self.config.modules.push(args[1..].to_vec());
                 self.config.note_ignored("loadmodule");
                 Ok(())
             }
-            (deprecated, n) if n >= 2 && directives::DEPRECATED.contains(&deprecated) => {
-                tracing::warn!("Ignoring deprecated directive '{deprecated}'");
+            (other, n) if n >= 2 && directives::DEPRECATED.contains(&other) => {
+                if let Some(&deprecated) = directives::DEPRECATED.iter().find(|d| **d == other) {
+                    self.config.note_ignored(deprecated);
+                }
                 Ok(())
             }
             ("sentinel", _) => Err(LineError::Fatal(

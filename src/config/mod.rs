@@ -48,10 +48,10 @@ pub struct Config {
     pub renames: Vec<(String, String)>,
     /// Absolute path of the file loaded at start-up (CONFIG REWRITE target).
     pub config_file: Option<PathBuf>,
-    /// `user` lines as written (ACL rules), kept for the ACL layer.
-    pub users: Vec<String>,
-    /// `loadmodule` lines; ferrokv loads no modules.
-    pub modules: Vec<String>,
+    /// Arguments of each `user` line (name, then ACL rules), for the ACL layer.
+    pub users: Vec<Vec<String>>,
+    /// Arguments of each `loadmodule` line; ferrokv loads no modules.
+    pub modules: Vec<Vec<String>>,
     /// Canonical values of directives without a typed field, when set.
     pub other: BTreeMap<&'static str, String>,
     /// Directives given at start-up that ferrokv accepts but ignores.

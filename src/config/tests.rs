@@ -99,10 +99,11 @@ fn unimplemented_directives_are_kept_and_noted() {
         "AKE"
     );
     assert_eq!(config.value("replicaof").unwrap(), "10.0.0.1 6380");
-    assert_eq!(config.users, ["alice on >pw ~* +@all"]);
+    assert_eq!(config.users, [["alice", "on", ">pw", "~*", "+@all"]]);
     assert_eq!(
         config.ignored,
         [
+            "list-max-ziplist-entries",
             "activerehashing",
             "notify-keyspace-events",
             "replicaof",
