@@ -157,6 +157,15 @@ fn apply_loglevel(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Redis moves into `dir`, so it must be a directory that exists.
+fn check_dir(config: &Config) -> Result<(), String> {
+    match std::fs::metadata(&config.dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err("Not a directory".into()),
+        Err(e) => Err(super::file::strerror(&e)),
+    }
+}
+
 /// The listeners are bound once at start-up.
 fn warn_restart_needed(config: &Config) -> Result<(), String> {
     tracing::warn!(
@@ -257,7 +266,10 @@ pub static DIRECTIVES: &[Directive] = &[
         .field(field!(databases, num))
         .implemented(),
     d("dbfilename", Str, "dump.rdb").field(field!(dbfilename, text)),
-    d("dir", Str, ".").protected().field(field!(dir, text)),
+    d("dir", Str, ".")
+        .protected()
+        .field(field!(dir, text))
+        .on_change(check_dir),
     d("disable-thp", Bool, "yes").immutable(),
     d("dynamic-hz", Bool, "yes"),
     d("enable-debug-command", Enum(NO_YES_LOCAL), "no")

@@ -365,3 +365,21 @@ fn tokenizer_follows_redis_quoting() {
         "{err}"
     );
 }
+
+#[test]
+fn protected_dir_needs_permission_and_an_existing_directory() {
+    let mut config = Config::default();
+    let refused = config.set_pairs(&[("dir", "/")], true).unwrap_err();
+    assert!(refused.ends_with("can't set protected config"), "{refused}");
+    config
+        .other
+        .insert("enable-protected-configs", "local".into());
+    assert!(config.set_pairs(&[("dir", "/")], false).is_err());
+    config.set_pairs(&[("dir", "/")], true).unwrap();
+    assert_eq!(config.dir, "/");
+    assert_eq!(
+        config.set_pairs(&[("dir", "/nonexistent-ferrokv")], true),
+        Err("ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory".into())
+    );
+    assert_eq!(config.dir, "/");
+}
