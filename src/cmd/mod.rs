@@ -14,6 +14,7 @@ pub mod table;
 
 pub mod bitmap;
 pub mod client;
+pub mod config;
 pub mod connection;
 pub mod keyspace;
 pub mod server;

@@ -6,14 +6,17 @@ use std::collections::HashMap;
 use super::spec::CommandSpec;
 
 /// Every family's command list. A new family adds one line here.
-pub fn families() -> [&'static [CommandSpec]; 5] {
-    [
-        super::connection::COMMANDS,
-        super::string::COMMANDS,
-        super::bitmap::COMMANDS,
-        super::keyspace::COMMANDS,
-        super::server::COMMANDS,
-    ]
+static FAMILIES: &[&[CommandSpec]] = &[
+    super::config::COMMANDS,
+    super::connection::COMMANDS,
+    super::string::COMMANDS,
+    super::bitmap::COMMANDS,
+    super::keyspace::COMMANDS,
+    super::server::COMMANDS,
+];
+
+pub fn families() -> &'static [&'static [CommandSpec]] {
+    FAMILIES
 }
 
 pub struct CommandTable {
@@ -42,7 +45,7 @@ impl CommandTable {
             subs: HashMap::new(),
         };
         for family in families() {
-            for spec in family {
+            for spec in family.iter() {
                 let id = table.add(spec, spec.name.to_string());
                 table.by_name.insert(spec.name.as_bytes().to_vec(), id);
                 if !spec.subcommands.is_empty() {

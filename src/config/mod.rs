@@ -1,10 +1,22 @@
 //! Configuration in the redis.conf format.
 //!
-//! PLACEHOLDER: a minimal reader for the directives the server needs to start;
-//! the declarative directive table (every Redis 7.0 name, CONFIG GET/SET/REWRITE)
-//! replaces it.
+//! [`directives`] describes every Redis 7.0 directive; [`Config`] holds the
+//! values, typed fields for those ferrokv acts on and canonical text for the
+//! rest; [`file`] reads config files and command-line options; [`rewrite`]
+//! implements CONFIG REWRITE. CONFIG SET goes through [`Config::set_pairs`],
+//! which validates every pair before changing anything.
 
+pub mod directives;
+pub mod file;
+pub mod rewrite;
+pub mod value;
+
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+pub use directives::{DIRECTIVES, Directive, OnChange};
+pub use value::Kind;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -34,7 +46,16 @@ pub struct Config {
     pub protected_mode: bool,
     /// `rename-command` pairs in file order.
     pub renames: Vec<(String, String)>,
+    /// Absolute path of the file loaded at start-up (CONFIG REWRITE target).
     pub config_file: Option<PathBuf>,
+    /// Arguments of each `user` line (name, then ACL rules), for the ACL layer.
+    pub users: Vec<Vec<String>>,
+    /// Arguments of each `loadmodule` line; ferrokv loads no modules.
+    pub modules: Vec<Vec<String>>,
+    /// Canonical values of directives without a typed field, when set.
+    pub other: BTreeMap<&'static str, String>,
+    /// Directives given at start-up that ferrokv accepts but ignores.
+    pub ignored: Vec<&'static str>,
 }
 
 impl Default for Config {
@@ -66,98 +87,193 @@ impl Default for Config {
             protected_mode: true,
             renames: Vec::new(),
             config_file: None,
+            users: Vec::new(),
+            modules: Vec::new(),
+            other: BTreeMap::new(),
+            ignored: Vec::new(),
         }
     }
 }
 
 impl Config {
-    /// `ferrokv [config-file] [--directive value ...]`.
+    /// `ferrokv [config-file] [--directive value ...] [-]`: the file first,
+    /// then standard input, then the options, so options win.
     pub fn from_args(args: &[String]) -> Result<Config, String> {
         let mut config = Config::default();
-        let mut rest = args;
-        if let Some(first) = rest.first().filter(|a| !a.starts_with("--")) {
-            let text = std::fs::read_to_string(first)
-                .map_err(|e| format!("Fatal error, can't open config file '{first}': {e}"))?;
-            config.config_file = Some(PathBuf::from(first));
-            config.load_text(&text)?;
-            rest = &rest[1..];
-        }
         let mut text = String::new();
-        for arg in rest {
-            if let Some(name) = arg.strip_prefix("--") {
-                text.push('\n');
-                text.push_str(name);
-            } else {
-                text.push_str(" \"");
-                text.push_str(&arg.replace('"', "\\\""));
-                text.push('"');
-            }
+        let mut rest = args;
+        if let Some(path) = args.first().filter(|a| !a.starts_with('-')) {
+            text = file::read_file(path)?;
+            config.config_file = Some(absolute(path));
+            rest = &args[1..];
+        }
+        let (options, from_stdin) = file::options_text(rest);
+        if from_stdin {
+            let mut input = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+                .map_err(|e| format!("Failed reading config from stdin: {e}"))?;
+            text.push_str(&input);
+        }
+        if !options.is_empty() {
+            text.push('\n');
+            text.push_str(&options);
         }
         config.load_text(&text)?;
         Ok(config)
     }
 
-    fn load_text(&mut self, text: &str) -> Result<(), String> {
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let words: Vec<String> = line
-                .split_whitespace()
-                .map(|w| w.trim_matches('"').to_string())
-                .collect();
-            let bad = |why: &str| {
-                format!(
-                    "*** FATAL CONFIG FILE ERROR ***\nline {}\n>>> '{}'\n{}",
-                    n + 1,
-                    line,
-                    why
-                )
-            };
-            let arg = |i: usize| words.get(i).cloned().unwrap_or_default();
-            match words[0].to_ascii_lowercase().as_str() {
-                "port" => {
-                    self.port = arg(1)
-                        .parse()
-                        .map_err(|_| bad("argument couldn't be parsed into an integer"))?
-                }
-                "bind" => self.bind = words[1..].to_vec(),
-                "databases" => {
-                    self.databases = arg(1)
-                        .parse()
-                        .map_err(|_| bad("argument couldn't be parsed into an integer"))?
-                }
-                "requirepass" => {
-                    self.requirepass = Some(arg(1).into_bytes()).filter(|p| !p.is_empty())
-                }
-                "loglevel" => self.loglevel = arg(1),
-                "logfile" => self.logfile = arg(1),
-                "hz" => {
-                    self.hz = arg(1)
-                        .parse()
-                        .map_err(|_| bad("argument couldn't be parsed into an integer"))?
-                }
-                "maxclients" => {
-                    self.maxclients = arg(1)
-                        .parse()
-                        .map_err(|_| bad("argument couldn't be parsed into an integer"))?
-                }
-                "timeout" => {
-                    self.timeout = arg(1)
-                        .parse()
-                        .map_err(|_| bad("argument couldn't be parsed into an integer"))?
-                }
-                "tcp-keepalive" => {
-                    self.tcp_keepalive = arg(1)
-                        .parse()
-                        .map_err(|_| bad("argument couldn't be parsed into an integer"))?
-                }
-                "enable-debug-command" => self.enable_debug_command = arg(1),
-                "rename-command" => self.renames.push((arg(1), arg(2))),
-                _ => {}
+    /// Applies redis.conf text (tests, `from_args`).
+    pub fn load_text(&mut self, text: &str) -> Result<(), String> {
+        file::Loader::new(self).load_text(text)
+    }
+
+    /// A directive's canonical value.
+    pub fn get(&self, directive: &Directive) -> String {
+        match directive.field {
+            Some(field) => (field.get)(self),
+            None => self
+                .other
+                .get(directive.name)
+                .cloned()
+                .unwrap_or_else(|| directive.default.to_string()),
+        }
+    }
+
+    /// What CONFIG GET shows: `dir` as an absolute path, like Redis's cwd.
+    pub fn display(&self, directive: &Directive) -> String {
+        let value = self.get(directive);
+        if directive.name == "dir" {
+            return absolute(&value).to_string_lossy().into_owned();
+        }
+        directive.kind.display(&value)
+    }
+
+    /// Stores a canonical value (already validated by the directive's kind).
+    pub fn set(&mut self, directive: &'static Directive, canonical: &str) {
+        match directive.field {
+            Some(field) => (field.set)(self, canonical),
+            None => {
+                self.other.insert(directive.name, canonical.to_string());
             }
         }
+    }
+
+    /// Canonical value by name, for directives without a typed field.
+    pub fn value(&self, name: &str) -> Option<String> {
+        directives::find(name).map(|d| self.get(d))
+    }
+
+    fn note_ignored(&mut self, name: &'static str) {
+        if !self.ignored.contains(&name) {
+            self.ignored.push(name);
+        }
+    }
+
+    /// CONFIG SET: checks every name first (unknown, immutable, protected,
+    /// duplicate), then validates every value, then applies run-time
+    /// effects; any failure leaves the configuration as it was. Returns the
+    /// error reply text. `local_client` is for `enable-protected-configs local`.
+    pub fn set_pairs(&mut self, pairs: &[(&str, &str)], local_client: bool) -> Result<(), String> {
+        let failed = |name: &str, why: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        };
+        let mut targets: Vec<(&'static Directive, &'static str)> = Vec::with_capacity(pairs.len());
+        for (name, _) in pairs {
+            let Some(directive) = directives::find(name) else {
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ));
+            };
+            if directive.immutable {
+                return Err(failed(name, "can't set immutable config"));
+            }
+            if directive.protected && !self.protected_allowed(local_client) {
+                return Err(failed(name, "can't set protected config"));
+            }
+            // Which spelling was used: an alias and its name are distinct entries.
+            let spelling = directive
+                .names()
+                .find(|n| n.eq_ignore_ascii_case(name))
+                .unwrap_or(directive.name);
+            if targets
+                .iter()
+                .any(|&(d, s)| std::ptr::eq(d, directive) && s == spelling)
+            {
+                return Err(failed(name, "duplicate parameter"));
+            }
+            targets.push((directive, spelling));
+        }
+        let mut updated = self.clone();
+        for (&(directive, spelling), (_, value)) in targets.iter().zip(pairs) {
+            let canonical = directive
+                .kind
+                .parse(value, &updated.get(directive))
+                .map_err(|why| failed(spelling, &why))?;
+            updated.set(directive, &canonical);
+        }
+        let hooks: Vec<(OnChange, &str)> = targets
+            .iter()
+            .filter_map(|&(d, spelling)| d.on_change.map(|hook| (hook, spelling)))
+            .collect();
+        for (ran, &(hook, spelling)) in hooks.iter().enumerate() {
+            if let Err(why) = hook(&updated) {
+                // Undo the effects already applied, with the old values.
+                for &(undo, _) in &hooks[..ran] {
+                    let _ = undo(self);
+                }
+                return Err(failed(spelling, &why));
+            }
+        }
+        *self = updated;
         Ok(())
     }
+
+    fn protected_allowed(&self, local_client: bool) -> bool {
+        match self.value("enable-protected-configs").as_deref() {
+            Some("yes") => true,
+            Some("local") => local_client,
+            _ => false,
+        }
+    }
+
+    /// CONFIG REWRITE.
+    pub fn rewrite(&self) -> Result<(), String> {
+        let path = self
+            .config_file
+            .as_ref()
+            .ok_or("ERR The server is running without a config file")?;
+        rewrite::rewrite_file(self, path)
+    }
 }
+
+/// A path made absolute against the working directory, without resolving
+/// links (so it stays valid however the file is reached later).
+fn absolute(path: &str) -> PathBuf {
+    let path = std::path::Path::new(path);
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    // Drop `.` components so `dir .` shows as the plain working directory.
+    joined.components().collect()
+}
+
+/// Changes the running log level (a tracing reload handle in the binary).
+pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
+
+static LOG_LEVEL_HOOK: OnceLock<LogLevelHook> = OnceLock::new();
+
+/// Lets `CONFIG SET loglevel` reach the logger.
+pub fn set_log_level_hook(hook: LogLevelHook) {
+    let _ = LOG_LEVEL_HOOK.set(hook);
+}
+
+pub(crate) fn apply_log_level(level: &str) {
+    if let Some(hook) = LOG_LEVEL_HOOK.get() {
+        hook(level);
+    }
+}
+
+#[cfg(test)]
+mod tests;
