@@ -16,9 +16,15 @@ pub mod bitmap;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod hash;
+pub mod hyperloglog;
 pub mod keyspace;
+pub mod list;
 pub mod server;
+pub mod set;
+pub mod sort;
 pub mod string;
+pub mod zset;
 
 use std::fmt;
 use std::time::Instant;

@@ -13,6 +13,12 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::bitmap::COMMANDS,
     super::keyspace::COMMANDS,
     super::server::COMMANDS,
+    super::list::COMMANDS,
+    super::hash::COMMANDS,
+    super::set::COMMANDS,
+    super::zset::COMMANDS,
+    super::hyperloglog::COMMANDS,
+    super::sort::COMMANDS,
 ];
 
 pub fn families() -> &'static [&'static [CommandSpec]] {

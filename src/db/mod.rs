@@ -3,8 +3,12 @@
 
 pub mod bytes;
 pub mod dict;
+pub mod hash;
 pub mod keyspace;
+pub mod list;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use bytes::Bytes24;
 pub use keyspace::{Db, Keyspace, Locked};

@@ -1,0 +1,5 @@
+//! PLACEHOLDER: the sort family's commands land here.
+
+use super::spec::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];
