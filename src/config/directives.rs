@@ -278,8 +278,14 @@ pub static DIRECTIVES: &[Directive] = &[
         .implemented(),
     d("enable-module-command", Enum(NO_YES_LOCAL), "no").immutable(),
     d("enable-protected-configs", Enum(NO_YES_LOCAL), "no").immutable(),
-    d("hash-max-listpack-entries", Int(0, I64), "512").alias("hash-max-ziplist-entries"),
-    d("hash-max-listpack-value", Memory(0, I64), "64").alias("hash-max-ziplist-value"),
+    d("hash-max-listpack-entries", Int(0, I64), "512")
+        .alias("hash-max-ziplist-entries")
+        .field(field!(hash_max_listpack_entries, num))
+        .implemented(),
+    d("hash-max-listpack-value", Memory(0, I64), "64")
+        .alias("hash-max-ziplist-value")
+        .field(field!(hash_max_listpack_value, num))
+        .implemented(),
     d("hll-sparse-max-bytes", Memory(0, I64), "3000"),
     d("hz", Int(0, I32), "10").field(HZ).implemented(),
     d("ignore-warnings", Str, ""),
@@ -304,7 +310,10 @@ pub static DIRECTIVES: &[Directive] = &[
     d("lfu-decay-time", Int(0, I32), "1"),
     d("lfu-log-factor", Int(0, I32), "10"),
     d("list-compress-depth", Int(0, I32), "0"),
-    d("list-max-listpack-size", Int(I32_MIN, I32), "-2").alias("list-max-ziplist-size"),
+    d("list-max-listpack-size", Int(I32_MIN, I32), "-2")
+        .alias("list-max-ziplist-size")
+        .field(field!(list_max_listpack_size, num))
+        .implemented(),
     d(
         "loading-process-events-interval-bytes",
         Int(1024, I32),
@@ -421,7 +430,9 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     d("save", Save, "3600 1 300 100 60 10000"),
     d("server_cpulist", Str, "").immutable(),
-    d("set-max-intset-entries", Int(0, I64), "512"),
+    d("set-max-intset-entries", Int(0, I64), "512")
+        .field(field!(set_max_intset_entries, num))
+        .implemented(),
     d("set-proc-title", Bool, "yes").immutable(),
     d("shutdown-on-sigint", Flags(SHUTDOWN_FLAGS), "default"),
     d("shutdown-on-sigterm", Flags(SHUTDOWN_FLAGS), "default"),
@@ -485,8 +496,14 @@ pub static DIRECTIVES: &[Directive] = &[
     d("tracking-table-max-keys", Int(0, I64), "1000000"),
     d("unixsocket", Str, "").immutable(),
     d("unixsocketperm", Octal(0o777), "0").immutable(),
-    d("zset-max-listpack-entries", Int(0, I64), "128").alias("zset-max-ziplist-entries"),
-    d("zset-max-listpack-value", Memory(0, I64), "64").alias("zset-max-ziplist-value"),
+    d("zset-max-listpack-entries", Int(0, I64), "128")
+        .alias("zset-max-ziplist-entries")
+        .field(field!(zset_max_listpack_entries, num))
+        .implemented(),
+    d("zset-max-listpack-value", Memory(0, I64), "64")
+        .alias("zset-max-ziplist-value")
+        .field(field!(zset_max_listpack_value, num))
+        .implemented(),
 ];
 
 /// Names Redis 7.0 still accepts in files but no longer uses.
