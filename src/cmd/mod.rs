@@ -12,6 +12,7 @@ pub mod spec;
 pub mod table;
 
 pub mod connection;
+pub mod expire;
 pub mod keyspace;
 pub mod server;
 pub mod string;

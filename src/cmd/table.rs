@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use super::spec::CommandSpec;
 
 /// Every family's command list. A new family adds one line here.
-pub fn families() -> [&'static [CommandSpec]; 4] {
+pub fn families() -> [&'static [CommandSpec]; 5] {
     [
         super::connection::COMMANDS,
         super::string::COMMANDS,
         super::keyspace::COMMANDS,
+        super::expire::COMMANDS,
         super::server::COMMANDS,
     ]
 }

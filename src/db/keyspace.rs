@@ -11,14 +11,14 @@
 //! later EXEC and scripts, lock every shard. Handlers reach keys only through
 //! [`Db`], the view over the locked shards.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 use super::bytes::Bytes24;
 use super::dict::{Dict, hash_key};
-use super::value::{Entry, Value};
+use super::value::{Entry, Value, access};
 
 /// One database's part of one shard.
 #[derive(Default)]
@@ -43,11 +43,30 @@ pub struct KeyspaceStats {
     pub dirty: AtomicU64,
 }
 
+/// What lookups record in [`Entry::access`]: set from `maxmemory-policy`,
+/// `lfu-log-factor` and `lfu-decay-time` whenever they change.
+pub struct AccessPolicy {
+    pub lfu: AtomicBool,
+    pub lfu_log_factor: AtomicU32,
+    pub lfu_decay_time: AtomicU32,
+}
+
+impl Default for AccessPolicy {
+    fn default() -> Self {
+        AccessPolicy {
+            lfu: AtomicBool::new(false),
+            lfu_log_factor: AtomicU32::new(10),
+            lfu_decay_time: AtomicU32::new(1),
+        }
+    }
+}
+
 pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     shard_bits: u32,
     databases: usize,
     pub stats: KeyspaceStats,
+    pub access: AccessPolicy,
 }
 
 impl Keyspace {
@@ -64,6 +83,7 @@ impl Keyspace {
             shard_bits: shards.trailing_zeros(),
             databases,
             stats: KeyspaceStats::default(),
+            access: AccessPolicy::default(),
         }
     }
 
@@ -142,6 +162,20 @@ impl Keyspace {
             }
         }
         sizes
+    }
+}
+
+impl Keyspace {
+    /// One LFU access under the configured log factor and decay time.
+    fn lfu_touch(&self, stamp: u32, now_ms: u64) -> u32 {
+        let policy = &self.access;
+        access::lfu_touch(
+            stamp,
+            now_ms,
+            policy.lfu_log_factor.load(Relaxed),
+            policy.lfu_decay_time.load(Relaxed),
+            rand::random::<f64>(),
+        )
     }
 }
 
@@ -238,10 +272,59 @@ impl<'l, 'a> Db<'l, 'a> {
         self.get_in(self.index, key)
     }
 
+    /// Looks a key up and records the access (LRU clock or LFU counter).
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let (keyspace, now): (&'a Keyspace, u64) = (self.locked.keyspace, self.now_ms);
+        let stamp = self.access_stamp_for_touch();
+        let entry = self.peek_in(db, key)?;
+        entry.access = match stamp {
+            Some(lru) => lru,
+            None => keyspace.lfu_touch(entry.access, now),
+        };
+        Some(entry)
+    }
+
+    /// Counts a hit or a miss like [`Db::read`] but leaves the access time
+    /// alone, as Redis's introspection commands (TYPE, TTL, OBJECT) do.
+    pub fn read_untouched(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let keyspace: &'a Keyspace = self.locked.keyspace;
+        let found = self.peek_in(self.index, key);
+        let counter = if found.is_some() {
+            &keyspace.stats.hits
+        } else {
+            &keyspace.stats.misses
+        };
+        counter.fetch_add(1, Relaxed);
+        found
+    }
+
+    /// Looks a live key up without recording an access or counting stats.
+    pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let hash = hash_key(key);
         self.expire_if_needed(db, hash, key);
         self.part(db, hash).keys.get_mut(hash, key)
+    }
+
+    /// The LRU clock an access records, or None under an LFU policy (whose
+    /// stamp depends on the entry's previous one).
+    fn access_stamp_for_touch(&self) -> Option<u32> {
+        let lfu = self.locked.keyspace.access.lfu.load(Relaxed);
+        (!lfu).then(|| access::lru_clock(self.now_ms))
+    }
+
+    /// The access stamp of a value written now.
+    fn fresh_access(&self) -> u32 {
+        match self.access_stamp_for_touch() {
+            Some(lru) => lru,
+            None => access::lfu_new(self.now_ms),
+        }
+    }
+
+    /// A new entry for `value`, stamped as accessed now (COPY's duplicate).
+    pub fn new_entry(&self, value: Value) -> Entry {
+        let mut entry = Entry::new(value);
+        entry.access = self.fresh_access();
+        entry
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
@@ -257,11 +340,19 @@ impl<'l, 'a> Db<'l, 'a> {
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
         let hash = hash_key(key);
         self.expire_if_needed(db, hash, key);
+        let stamp = self.fresh_access();
         let part = self.part(db, hash);
         match part.keys.get_mut(hash, key) {
-            Some(entry) => entry.value = value,
+            Some(entry) => {
+                entry.value = value;
+                entry.access = stamp;
+            }
             None => {
-                part.keys.insert(hash, Bytes24::new(key), Entry::new(value));
+                let entry = Entry {
+                    value,
+                    access: stamp,
+                };
+                part.keys.insert(hash, Bytes24::new(key), entry);
             }
         }
         if !keep_ttl && !part.expires.is_empty() {
@@ -287,6 +378,26 @@ impl<'l, 'a> Db<'l, 'a> {
         }
         self.modified(key);
         Some(entry)
+    }
+
+    /// Stores a whole entry (value and access stamp, as RENAME and MOVE carry
+    /// them) under `key` in `db`, replacing any value there; `expire_ms` is the
+    /// entry's TTL (None drops any TTL the old value had).
+    pub fn insert_in(&mut self, db: usize, key: &[u8], entry: Entry, expire_ms: Option<u64>) {
+        let hash = hash_key(key);
+        self.expire_if_needed(db, hash, key);
+        let part = self.part(db, hash);
+        part.keys.insert(hash, Bytes24::new(key), entry);
+        match expire_ms {
+            Some(when) => {
+                part.expires.insert(hash, Bytes24::new(key), when);
+            }
+            None if !part.expires.is_empty() => {
+                part.expires.remove(hash, key);
+            }
+            None => {}
+        }
+        self.modified(key);
     }
 
     /// The key's absolute expiry in Unix ms, if it is live and has one.

@@ -44,6 +44,11 @@ impl Server {
             .map_err(|e| format!("No such command in rename-command: {}", e.0))?;
         let stats = Stats::new(commands.ids());
         let keyspace = Keyspace::new(config.databases, shard_count());
+        // Lookups stamp LFU counters instead of LRU clocks under an LFU policy.
+        keyspace
+            .access
+            .lfu
+            .store(config.maxmemory_policy.contains("lfu"), Relaxed);
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
