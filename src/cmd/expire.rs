@@ -333,8 +333,8 @@ mod tests {
         assert_eq!(t.run(&["TTL", "k"]), ":100\r\n");
         let pttl = int_reply(&t.run(&["PTTL", "k"]));
         assert!((99_000..=100_000).contains(&pttl));
-        assert_eq!(t.run(&["PEXPIRE", "k", "1500"]), ":1\r\n");
-        assert_eq!(t.run(&["TTL", "k"]), ":2\r\n", "1.5s rounds to 2");
+        assert_eq!(t.run(&["PEXPIRE", "k", "1700"]), ":1\r\n");
+        assert_eq!(t.run(&["TTL", "k"]), ":2\r\n", "1.7s rounds to 2");
         assert_eq!(t.run(&["EXPIREAT", "k", "100000000000"]), ":1\r\n");
         assert_eq!(t.run(&["EXPIRETIME", "k"]), ":100000000000\r\n");
         assert_eq!(t.run(&["PEXPIRETIME", "k"]), ":100000000000000\r\n");

@@ -543,6 +543,162 @@ mod tests {
         (cursor, keys)
     }
 
+    /// Arity, flags, key range and ACL categories as Redis 7.0.15's
+    /// `COMMAND INFO` reports them (categories sorted).
+    const REDIS_COMMAND_INFO: &[(&str, i16, &str, (i64, i64, i64), &str)] = &[
+        (
+            "copy",
+            -3,
+            "write denyoom",
+            (1, 2, 1),
+            "keyspace slow write",
+        ),
+        ("del", -2, "write", (1, -1, 1), "keyspace slow write"),
+        (
+            "exists",
+            -2,
+            "readonly fast",
+            (1, -1, 1),
+            "fast keyspace read",
+        ),
+        ("expire", -3, "write fast", (1, 1, 1), "fast keyspace write"),
+        (
+            "expireat",
+            -3,
+            "write fast",
+            (1, 1, 1),
+            "fast keyspace write",
+        ),
+        (
+            "expiretime",
+            2,
+            "readonly fast",
+            (1, 1, 1),
+            "fast keyspace read",
+        ),
+        (
+            "keys",
+            2,
+            "readonly",
+            (0, 0, 0),
+            "dangerous keyspace read slow",
+        ),
+        ("move", 3, "write fast", (1, 1, 1), "fast keyspace write"),
+        ("object", -2, "", (0, 0, 0), "slow"),
+        (
+            "object|idletime",
+            3,
+            "readonly",
+            (2, 2, 1),
+            "keyspace read slow",
+        ),
+        (
+            "object|freq",
+            3,
+            "readonly",
+            (2, 2, 1),
+            "keyspace read slow",
+        ),
+        (
+            "object|help",
+            2,
+            "loading stale",
+            (0, 0, 0),
+            "keyspace slow",
+        ),
+        (
+            "object|refcount",
+            3,
+            "readonly",
+            (2, 2, 1),
+            "keyspace read slow",
+        ),
+        (
+            "object|encoding",
+            3,
+            "readonly",
+            (2, 2, 1),
+            "keyspace read slow",
+        ),
+        ("persist", 2, "write fast", (1, 1, 1), "fast keyspace write"),
+        (
+            "pexpire",
+            -3,
+            "write fast",
+            (1, 1, 1),
+            "fast keyspace write",
+        ),
+        (
+            "pexpireat",
+            -3,
+            "write fast",
+            (1, 1, 1),
+            "fast keyspace write",
+        ),
+        (
+            "pexpiretime",
+            2,
+            "readonly fast",
+            (1, 1, 1),
+            "fast keyspace read",
+        ),
+        ("pttl", 2, "readonly fast", (1, 1, 1), "fast keyspace read"),
+        ("randomkey", 1, "readonly", (0, 0, 0), "keyspace read slow"),
+        ("rename", 3, "write", (1, 2, 1), "keyspace slow write"),
+        (
+            "renamenx",
+            3,
+            "write fast",
+            (1, 2, 1),
+            "fast keyspace write",
+        ),
+        ("scan", -2, "readonly", (0, 0, 0), "keyspace read slow"),
+        (
+            "touch",
+            -2,
+            "readonly fast",
+            (1, -1, 1),
+            "fast keyspace read",
+        ),
+        ("ttl", 2, "readonly fast", (1, 1, 1), "fast keyspace read"),
+        ("type", 2, "readonly fast", (1, 1, 1), "fast keyspace read"),
+        (
+            "unlink",
+            -2,
+            "write fast",
+            (1, -1, 1),
+            "fast keyspace write",
+        ),
+    ];
+
+    #[test]
+    fn specs_match_redis_command_info() {
+        use crate::cmd::spec::{acl, flag};
+        let table = crate::cmd::CommandTable::new(&[]).unwrap();
+        for &(name, arity, flags, range, categories) in REDIS_COMMAND_INFO {
+            let (parent, sub) = match name.split_once('|') {
+                Some((p, s)) => (p, Some(s.as_bytes())),
+                None => (name, None),
+            };
+            let (_, spec) = table.lookup(parent.as_bytes(), sub).unwrap();
+            let spec_flags: Vec<&str> = flag::NAMES
+                .iter()
+                .filter(|(bit, _)| spec.flags & bit != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            let mut spec_acl: Vec<&str> = acl::NAMES
+                .iter()
+                .filter(|(bit, _)| spec.acl_categories() & bit != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            spec_acl.sort_unstable();
+            assert_eq!(spec.arity, arity, "{name} arity");
+            assert_eq!(spec_flags.join(" "), flags, "{name} flags");
+            assert_eq!(spec.key_range(), range, "{name} keys");
+            assert_eq!(spec_acl.join(" "), categories, "{name} ACL categories");
+        }
+    }
+
     #[test]
     fn del_unlink_exists_touch_count_keys() {
         let mut t = client_with(&["a", "b", "c"]);
