@@ -545,7 +545,14 @@ mod tests {
 
     /// Arity, flags, key range and ACL categories as Redis 7.0.15's
     /// `COMMAND INFO` reports them (categories sorted).
-    const REDIS_COMMAND_INFO: &[(&str, i16, &str, (i64, i64, i64), &str)] = &[
+    type InfoRow = (
+        &'static str,
+        i16,
+        &'static str,
+        (i64, i64, i64),
+        &'static str,
+    );
+    const REDIS_COMMAND_INFO: &[InfoRow] = &[
         (
             "copy",
             -3,
@@ -1046,6 +1053,10 @@ mod tests {
         // From the initial value the first hit always counts.
         t.run(&["GET", "k"]);
         assert_eq!(t.run(&["OBJECT", "FREQ", "k"]), ":6\r\n");
+        // Overwriting keeps the key's access history, as Redis does under LFU.
+        t.run(&["SET", "k", "w"]);
+        let freq = t.run(&["OBJECT", "FREQ", "k"]);
+        assert!(freq == ":6\r\n" || freq == ":7\r\n", "{freq}");
         assert!(
             t.run(&["OBJECT", "IDLETIME", "k"])
                 .starts_with("-ERR An LFU maxmemory policy is selected, idle time not tracked.")

@@ -166,9 +166,13 @@ impl Keyspace {
 }
 
 impl Keyspace {
-    /// One LFU access under the configured log factor and decay time.
-    fn lfu_touch(&self, stamp: u32, now_ms: u64) -> u32 {
+    /// The access stamp after one more access at `now_ms`: the LRU clock, or
+    /// the LFU counter after decay and a logarithmic increment.
+    fn touched(&self, stamp: u32, now_ms: u64) -> u32 {
         let policy = &self.access;
+        if !policy.lfu.load(Relaxed) {
+            return access::lru_clock(now_ms);
+        }
         access::lfu_touch(
             stamp,
             now_ms,
@@ -176,6 +180,15 @@ impl Keyspace {
             policy.lfu_decay_time.load(Relaxed),
             rand::random::<f64>(),
         )
+    }
+
+    /// The access stamp of a key created at `now_ms`.
+    fn fresh_stamp(&self, now_ms: u64) -> u32 {
+        if self.access.lfu.load(Relaxed) {
+            access::lfu_new(now_ms)
+        } else {
+            access::lru_clock(now_ms)
+        }
     }
 }
 
@@ -275,12 +288,8 @@ impl<'l, 'a> Db<'l, 'a> {
     /// Looks a key up and records the access (LRU clock or LFU counter).
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let (keyspace, now): (&'a Keyspace, u64) = (self.locked.keyspace, self.now_ms);
-        let stamp = self.access_stamp_for_touch();
         let entry = self.peek_in(db, key)?;
-        entry.access = match stamp {
-            Some(lru) => lru,
-            None => keyspace.lfu_touch(entry.access, now),
-        };
+        entry.access = keyspace.touched(entry.access, now);
         Some(entry)
     }
 
@@ -305,26 +314,12 @@ impl<'l, 'a> Db<'l, 'a> {
         self.part(db, hash).keys.get_mut(hash, key)
     }
 
-    /// The LRU clock an access records, or None under an LFU policy (whose
-    /// stamp depends on the entry's previous one).
-    fn access_stamp_for_touch(&self) -> Option<u32> {
-        let lfu = self.locked.keyspace.access.lfu.load(Relaxed);
-        (!lfu).then(|| access::lru_clock(self.now_ms))
-    }
-
-    /// The access stamp of a value written now.
-    fn fresh_access(&self) -> u32 {
-        match self.access_stamp_for_touch() {
-            Some(lru) => lru,
-            None => access::lfu_new(self.now_ms),
-        }
-    }
-
-    /// A new entry for `value`, stamped as accessed now (COPY's duplicate).
+    /// A new entry for `value`, stamped as created now (COPY's duplicate).
     pub fn new_entry(&self, value: Value) -> Entry {
-        let mut entry = Entry::new(value);
-        entry.access = self.fresh_access();
-        entry
+        Entry {
+            value,
+            access: self.locked.keyspace.fresh_stamp(self.now_ms),
+        }
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
@@ -340,17 +335,18 @@ impl<'l, 'a> Db<'l, 'a> {
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
         let hash = hash_key(key);
         self.expire_if_needed(db, hash, key);
-        let stamp = self.fresh_access();
+        let (keyspace, now): (&'a Keyspace, u64) = (self.locked.keyspace, self.now_ms);
         let part = self.part(db, hash);
         match part.keys.get_mut(hash, key) {
+            // An overwrite counts as an access; LFU keeps the key's history.
             Some(entry) => {
                 entry.value = value;
-                entry.access = stamp;
+                entry.access = keyspace.touched(entry.access, now);
             }
             None => {
                 let entry = Entry {
                     value,
-                    access: stamp,
+                    access: keyspace.fresh_stamp(now),
                 };
                 part.keys.insert(hash, Bytes24::new(key), entry);
             }
@@ -526,7 +522,7 @@ impl<'l, 'a> Db<'l, 'a> {
                 return 0;
             }
             // Return between shards too, so one call does bounded work.
-            if part.keys.len() > 0 {
+            if !part.keys.is_empty() {
                 return shard;
             }
         }
