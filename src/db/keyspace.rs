@@ -51,6 +51,13 @@ pub struct AccessPolicy {
     pub lfu_decay_time: AtomicU32,
 }
 
+impl AccessPolicy {
+    /// Follows a `maxmemory-policy` value: LFU policies stamp counters.
+    pub fn follow_policy(&self, maxmemory_policy: &str) {
+        self.lfu.store(maxmemory_policy.contains("lfu"), Relaxed);
+    }
+}
+
 impl Default for AccessPolicy {
     fn default() -> Self {
         AccessPolicy {

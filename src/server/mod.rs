@@ -44,11 +44,7 @@ impl Server {
             .map_err(|e| format!("No such command in rename-command: {}", e.0))?;
         let stats = Stats::new(commands.ids());
         let keyspace = Keyspace::new(config.databases, shard_count());
-        // Lookups stamp LFU counters instead of LRU clocks under an LFU policy.
-        keyspace
-            .access
-            .lfu
-            .store(config.maxmemory_policy.contains("lfu"), Relaxed);
+        keyspace.access.follow_policy(&config.maxmemory_policy);
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
@@ -203,7 +199,15 @@ async fn cron(server: Arc<Server>) {
     let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
     let mut next_shard = 0;
     loop {
-        let hz = server.config.read().hz.clamp(1, 500);
+        let hz = {
+            let config = server.config.read();
+            // CONFIG SET may have switched between LRU and LFU stamping.
+            server
+                .keyspace
+                .access
+                .follow_policy(&config.maxmemory_policy);
+            config.hz.clamp(1, 500)
+        };
         tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
         if server.is_shutting_down() {
             return;
