@@ -523,6 +523,7 @@ mod tests {
 
     use super::parse_cursor;
     use crate::config::Config;
+    use crate::db::value::access;
     use crate::testkit::TestClient;
 
     fn client_with(keys: &[&str]) -> TestClient {
@@ -1010,7 +1011,8 @@ mod tests {
     fn age_key(t: &TestClient, key: &str, seconds: u32) {
         let mut locked = t.server.keyspace.lock_keys([key]);
         let mut db = locked.db(0, crate::cmd::now_ms());
-        db.peek_in(0, key.as_bytes()).unwrap().access -= seconds;
+        let entry = db.peek_in(0, key.as_bytes()).unwrap();
+        entry.access = entry.access.wrapping_sub(seconds) & access::LRU_CLOCK_MAX;
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! isolated. Commands that see the whole keyspace (KEYS, FLUSHDB, DBSIZE), and
 //! later EXEC and scripts, lock every shard. Handlers reach keys only through
 //! [`Db`], the view over the locked shards.
+//!
+//! Lookups ([`Db::get_in`], [`Db::read`]) and overwrites stamp the entry's
+//! access time (LRU clock or LFU counter, per [`AccessPolicy`]) for OBJECT
+//! IDLETIME/FREQ and eviction; [`Db::peek_in`] and [`Db::read_untouched`] do
+//! not, for the commands Redis lets look without touching.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 
