@@ -16,6 +16,7 @@ pub mod bitmap;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod expire;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;

@@ -10,15 +10,20 @@
 //! isolated. Commands that see the whole keyspace (KEYS, FLUSHDB, DBSIZE), and
 //! later EXEC and scripts, lock every shard. Handlers reach keys only through
 //! [`Db`], the view over the locked shards.
+//!
+//! Lookups ([`Db::get_in`], [`Db::read`]) and overwrites stamp the entry's
+//! access time (LRU clock or LFU counter, per [`AccessPolicy`]) for OBJECT
+//! IDLETIME/FREQ and eviction; [`Db::peek_in`] and [`Db::read_untouched`] do
+//! not, for the commands Redis lets look without touching.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 use super::bytes::Bytes24;
 use super::dict::{Dict, hash_key};
-use super::value::{Entry, Value};
+use super::value::{Entry, Value, access};
 
 /// One database's part of one shard.
 #[derive(Default)]
@@ -43,11 +48,37 @@ pub struct KeyspaceStats {
     pub dirty: AtomicU64,
 }
 
+/// What lookups record in [`Entry::access`]: set from `maxmemory-policy`,
+/// `lfu-log-factor` and `lfu-decay-time` whenever they change.
+pub struct AccessPolicy {
+    pub lfu: AtomicBool,
+    pub lfu_log_factor: AtomicU32,
+    pub lfu_decay_time: AtomicU32,
+}
+
+impl AccessPolicy {
+    /// Follows a `maxmemory-policy` value: LFU policies stamp counters.
+    pub fn follow_policy(&self, maxmemory_policy: &str) {
+        self.lfu.store(maxmemory_policy.contains("lfu"), Relaxed);
+    }
+}
+
+impl Default for AccessPolicy {
+    fn default() -> Self {
+        AccessPolicy {
+            lfu: AtomicBool::new(false),
+            lfu_log_factor: AtomicU32::new(10),
+            lfu_decay_time: AtomicU32::new(1),
+        }
+    }
+}
+
 pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     shard_bits: u32,
     databases: usize,
     pub stats: KeyspaceStats,
+    pub access: AccessPolicy,
 }
 
 impl Keyspace {
@@ -64,6 +95,7 @@ impl Keyspace {
             shard_bits: shards.trailing_zeros(),
             databases,
             stats: KeyspaceStats::default(),
+            access: AccessPolicy::default(),
         }
     }
 
@@ -151,6 +183,33 @@ pub struct DbSizes {
     pub keys: usize,
     pub expires: usize,
     pub avg_ttl_ms: u64,
+}
+
+impl Keyspace {
+    /// The access stamp after one more access at `now_ms`: the LRU clock, or
+    /// the LFU counter after decay and a logarithmic increment.
+    fn touched(&self, stamp: u32, now_ms: u64) -> u32 {
+        let policy = &self.access;
+        if !policy.lfu.load(Relaxed) {
+            return access::lru_clock(now_ms);
+        }
+        access::lfu_touch(
+            stamp,
+            now_ms,
+            policy.lfu_log_factor.load(Relaxed),
+            policy.lfu_decay_time.load(Relaxed),
+            rand::random::<f64>(),
+        )
+    }
+
+    /// The access stamp of a key created at `now_ms`.
+    fn fresh_stamp(&self, now_ms: u64) -> u32 {
+        if self.access.lfu.load(Relaxed) {
+            access::lfu_new(now_ms)
+        } else {
+            access::lru_clock(now_ms)
+        }
+    }
 }
 
 /// The shards one command holds.
@@ -246,10 +305,41 @@ impl<'l, 'a> Db<'l, 'a> {
         self.get_in(self.index, key)
     }
 
+    /// Looks a key up and records the access (LRU clock or LFU counter).
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let (keyspace, now): (&'a Keyspace, u64) = (self.locked.keyspace, self.now_ms);
+        let entry = self.peek_in(db, key)?;
+        entry.access = keyspace.touched(entry.access, now);
+        Some(entry)
+    }
+
+    /// Counts a hit or a miss like [`Db::read`] but leaves the access time
+    /// alone, as Redis's introspection commands (TYPE, TTL, OBJECT) do.
+    pub fn read_untouched(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let keyspace: &'a Keyspace = self.locked.keyspace;
+        let found = self.peek_in(self.index, key);
+        let counter = if found.is_some() {
+            &keyspace.stats.hits
+        } else {
+            &keyspace.stats.misses
+        };
+        counter.fetch_add(1, Relaxed);
+        found
+    }
+
+    /// Looks a live key up without recording an access or counting stats.
+    pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let hash = hash_key(key);
         self.expire_if_needed(db, hash, key);
         self.part(db, hash).keys.get_mut(hash, key)
+    }
+
+    /// A new entry for `value`, stamped as created now (COPY's duplicate).
+    pub fn new_entry(&self, value: Value) -> Entry {
+        Entry {
+            value,
+            access: self.locked.keyspace.fresh_stamp(self.now_ms),
+        }
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
@@ -265,11 +355,20 @@ impl<'l, 'a> Db<'l, 'a> {
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
         let hash = hash_key(key);
         self.expire_if_needed(db, hash, key);
+        let (keyspace, now): (&'a Keyspace, u64) = (self.locked.keyspace, self.now_ms);
         let part = self.part(db, hash);
         match part.keys.get_mut(hash, key) {
-            Some(entry) => entry.value = value,
+            // An overwrite counts as an access; LFU keeps the key's history.
+            Some(entry) => {
+                entry.value = value;
+                entry.access = keyspace.touched(entry.access, now);
+            }
             None => {
-                part.keys.insert(hash, Bytes24::new(key), Entry::new(value));
+                let entry = Entry {
+                    value,
+                    access: keyspace.fresh_stamp(now),
+                };
+                part.keys.insert(hash, Bytes24::new(key), entry);
             }
         }
         if !keep_ttl && !part.expires.is_empty() {
@@ -295,6 +394,26 @@ impl<'l, 'a> Db<'l, 'a> {
         }
         self.modified(key);
         Some(entry)
+    }
+
+    /// Stores a whole entry (value and access stamp, as RENAME and MOVE carry
+    /// them) under `key` in `db`, replacing any value there; `expire_ms` is the
+    /// entry's TTL (None drops any TTL the old value had).
+    pub fn insert_in(&mut self, db: usize, key: &[u8], entry: Entry, expire_ms: Option<u64>) {
+        let hash = hash_key(key);
+        self.expire_if_needed(db, hash, key);
+        let part = self.part(db, hash);
+        part.keys.insert(hash, Bytes24::new(key), entry);
+        match expire_ms {
+            Some(when) => {
+                part.expires.insert(hash, Bytes24::new(key), when);
+            }
+            None if !part.expires.is_empty() => {
+                part.expires.remove(hash, key);
+            }
+            None => {}
+        }
+        self.modified(key);
     }
 
     /// The key's absolute expiry in Unix ms, if it is live and has one.
@@ -455,7 +574,7 @@ impl<'l, 'a> Db<'l, 'a> {
                 return 0;
             }
             // Return between shards too, so one call does bounded work.
-            if part.keys.len() > 0 {
+            if !part.keys.is_empty() {
                 return shard;
             }
         }
