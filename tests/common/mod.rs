@@ -230,6 +230,12 @@ impl Conn {
             .unwrap_or_else(|e| panic!("no reply: {e:?}"))
     }
 
+    /// Sends a command and returns its reply, or why none came.
+    pub fn try_cmd<S: AsRef<[u8]>>(&mut self, args: &[S]) -> Result<Vec<u8>, ReadError> {
+        self.send(args);
+        self.read_reply()
+    }
+
     /// Like [`Conn::cmd`] but as (lossy) text, handy in assertions.
     pub fn cmd_text<S: AsRef<[u8]>>(&mut self, args: &[S]) -> String {
         String::from_utf8_lossy(&self.cmd(args)).into_owned()
