@@ -63,7 +63,7 @@ bench() {
   redis-cli -p "$port" FLUSHALL >/dev/null
   timeout "$RUN_TIMEOUT" taskset -c "$CLIENT_CPU" redis-benchmark -p "$port" \
     -t "$test" -n "$REQUESTS" -c "$CLIENTS" -P "$depth" --csv -q 2>/dev/null |
-    awk -F'","' 'NR == 2 { gsub(/"/, ""); print $2, $5, $7 }'
+    awk -F',' 'NR == 2 { for (i = 1; i <= NF; i++) gsub(/"/, "", $i); print $2, $5, $7 }'
 }
 
 printf '%-6s %5s %12s %12s %6s %16s %16s\n' test depth ferrokv_rps redis_rps ratio \
@@ -79,7 +79,8 @@ for round in $(seq 1 "$ROUNDS"); do
         read -r r_rps r_p50 r_p99 < <(bench "$REDIS_PORT" "$test" "$depth") || true
         read -r f_rps f_p50 f_p99 < <(bench "$FERRO_PORT" "$test" "$depth") || true
       fi
-      ratio=$(awk -v f="${f_rps:-0}" -v r="${r_rps:-0}" 'BEGIN { printf (r > 0 ? "%.2f" : "n/a"), f / r }')
+      ratio=$(awk -v f="${f_rps:-0}" -v r="${r_rps:-0}" \
+        'BEGIN { if (f > 0 && r > 0) printf "%.2f", f / r; else printf "n/a" }')
       printf '%-6s %5s %12s %12s %6s %16s %16s\n' "$test" "$depth" "${f_rps:-failed}" \
         "${r_rps:-failed}" "$ratio" "${f_p50:-?}/${f_p99:-?}" "${r_p50:-?}/${r_p99:-?}"
     done
