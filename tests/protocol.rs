@@ -302,9 +302,12 @@ fn server_survives_many_short_connections() {
     }
 }
 
+/// One decoded request: its arguments.
+type Request = Vec<Vec<u8>>;
+
 /// Decodes every complete request in `buf` the way a connection does,
 /// returning the argument lists and the bytes consumed.
-fn decode_all(buf: &[u8]) -> Result<(Vec<Vec<Vec<u8>>>, usize), String> {
+fn decode_all(buf: &[u8]) -> Result<(Vec<Request>, usize), String> {
     let (mut spans, mut scratch) = (Vec::<Span>::new(), Vec::new());
     let mut requests = Vec::new();
     let mut pos = 0;
@@ -341,7 +344,7 @@ fn decode_all(buf: &[u8]) -> Result<(Vec<Vec<Vec<u8>>>, usize), String> {
 
 /// Feeds `stream` to the decoder in chunks cut at `cuts`, as reads would
 /// deliver it, keeping unconsumed bytes for the next round.
-fn decode_in_chunks(stream: &[u8], cuts: &[usize]) -> Result<Vec<Vec<Vec<u8>>>, String> {
+fn decode_in_chunks(stream: &[u8], cuts: &[usize]) -> Result<Vec<Request>, String> {
     let mut buffer = Vec::new();
     let mut requests = Vec::new();
     let mut last = 0;
@@ -411,7 +414,7 @@ proptest! {
         let stream: Vec<u8> = requests.iter().flat_map(|(args, inline)| {
             if *inline { encode_inline(args) } else { encode_command(args) }
         }).collect();
-        let expected: Vec<Vec<Vec<u8>>> = requests.into_iter().map(|(args, _)| args).collect();
+        let expected: Vec<Request> = requests.into_iter().map(|(args, _)| args).collect();
         let (whole, consumed) = decode_all(&stream).unwrap();
         prop_assert_eq!(consumed, stream.len());
         prop_assert_eq!(&whole, &expected);
