@@ -211,10 +211,22 @@ fn inline_and_edge_framing_match_redis() {
     ]);
 }
 
+/// Runs `check` against ferrokv and, when installed, redis-server, so the
+/// expectations are known to be Redis's.
+fn on_both(check: impl Fn(&ServerProcess)) {
+    check(&ServerProcess::ferrokv(&[]));
+    if let Some(reference) = ServerProcess::redis() {
+        check(&reference);
+    }
+}
+
 #[test]
 fn ten_thousand_pipelined_commands_reply_in_order() {
+    on_both(pipeline_in_order);
+}
+
+fn pipeline_in_order(server: &ServerProcess) {
     const N: usize = 10_000;
-    let server = ServerProcess::ferrokv(&[]);
     let mut conn = server.connect();
     let mut batch = Vec::new();
     for i in 0..N {
@@ -236,7 +248,10 @@ fn ten_thousand_pipelined_commands_reply_in_order() {
 
 #[test]
 fn request_split_into_single_bytes_works() {
-    let server = ServerProcess::ferrokv(&[]);
+    on_both(single_byte_writes);
+}
+
+fn single_byte_writes(server: &ServerProcess) {
     let mut conn = server.connect();
     let mut stream = Vec::new();
     stream.extend_from_slice(&encode_command(&["SET", "split", "a\r\nb"]));
@@ -252,7 +267,10 @@ fn request_split_into_single_bytes_works() {
 
 #[test]
 fn ten_megabyte_value_round_trips() {
-    let server = ServerProcess::ferrokv(&[]);
+    on_both(big_value_round_trip);
+}
+
+fn big_value_round_trip(server: &ServerProcess) {
     let mut conn = server.connect();
     let value: Vec<u8> = (0..10 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
     let writer_conn = conn.stream.try_clone().expect("clone stream");
@@ -272,7 +290,7 @@ fn ten_megabyte_value_round_trips() {
 #[test]
 fn announced_huge_bulk_does_not_allocate() {
     let server = ServerProcess::ferrokv(&[]);
-    let before = server.rss_kib();
+    let (before, data_before) = (server.rss_kib(), server.data_kib());
     {
         let mut conn = server.connect();
         conn.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$400000000\r\n");
@@ -282,11 +300,16 @@ fn announced_huge_bulk_does_not_allocate() {
     }
     let mut conn = server.connect();
     assert_eq!(conn.cmd(&["PING"]), b"+PONG\r\n");
-    let after = server.rss_kib();
+    let (after, data_after) = (server.rss_kib(), server.data_kib());
     // 400 MB were announced; only about 1 MB arrived. Allow generous slack.
     assert!(
         after < before + 64 * 1024,
         "RSS grew from {before} KiB to {after} KiB"
+    );
+    // Untouched reserved pages do not show in RSS, but do in VmData.
+    assert!(
+        data_after < data_before + 200 * 1024,
+        "VmData grew from {data_before} KiB to {data_after} KiB"
     );
     assert_eq!(conn.cmd(&["GET", "k"]), b"$-1\r\n");
 }

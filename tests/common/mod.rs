@@ -159,13 +159,23 @@ impl ServerProcess {
 
     /// Resident memory of the process in KiB, from /proc.
     pub fn rss_kib(&self) -> u64 {
+        self.proc_status_kib("VmRSS:")
+    }
+
+    /// Heap and other private mappings in KiB, resident or not: catches a
+    /// buffer reserved for a size a peer merely announced.
+    pub fn data_kib(&self) -> u64 {
+        self.proc_status_kib("VmData:")
+    }
+
+    fn proc_status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .expect("read /proc status");
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS line")
+            .unwrap_or_else(|| panic!("{field} line in /proc status"))
     }
 }
 
