@@ -6,6 +6,8 @@
 //! `!sleep <ms>`, `!nocompare <cmd...>` (run on both, ignore the replies),
 //! `!sorted <cmd...>` (compare with top-level aggregate elements sorted).
 //!
+//! Each file gets a fresh ferrokv and a fresh redis-server, and a new
+//! connection to each that starts with FLUSHALL, in db 0, speaking RESP2.
 //! `DIFF_FILTER=name` runs only the files whose name contains `name`.
 //! Without redis-server the test passes with a loud SKIPPED, unless `CI=true`.
 
@@ -199,7 +201,7 @@ fn file_name(path: &Path) -> String {
 
 #[test]
 fn differential_scripts_match_redis() {
-    let Some(reference) = ServerProcess::redis() else {
+    if !common::redis_available() {
         let message = "SKIPPED: redis-server not found; differential tests did not run";
         eprintln!("\n{}\n{message}\n{}\n", "!".repeat(70), "!".repeat(70));
         assert!(
@@ -207,8 +209,7 @@ fn differential_scripts_match_redis() {
             "{message} (CI=true requires it)"
         );
         return;
-    };
-    let ours = ServerProcess::ferrokv(&[]);
+    }
     let files = script_files();
     assert!(!files.is_empty(), "no tests/diff/*.txt matched DIFF_FILTER");
 
@@ -225,6 +226,10 @@ fn differential_scripts_match_redis() {
             }
         };
         total_lines += lines.len();
+        // Fresh servers per file: CONFIG SET, CLIENT SETNAME, stats and the
+        // like cannot leak from one script into the next.
+        let ours = ServerProcess::ferrokv(&[]);
+        let reference = ServerProcess::redis().expect("redis-server is on PATH");
         let mismatches = run_script(&name, &lines, &ours, &reference);
         eprintln!(
             "{name}: {} lines, {} mismatches",
