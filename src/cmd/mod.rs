@@ -227,7 +227,11 @@ fn reject(server: &Server, id: usize, out: &mut Reply, msg: &str) {
 }
 
 fn unknown_command(server: &Server, out: &mut Reply, args: &Args<'_>) {
-    let name = String::from_utf8_lossy(args.first().unwrap_or_default());
+    // Redis formats these with `%s`, so each one ends at its first NUL byte.
+    let until_nul =
+        |arg: &'_ [u8]| -> usize { arg.iter().position(|&b| b == 0).unwrap_or(arg.len()) };
+    let first = args.first().unwrap_or_default();
+    let name = String::from_utf8_lossy(&first[..until_nul(first)]);
     // Each quoted argument is cut so the list stays near 128 bytes, as Redis does.
     let mut quoted = Vec::new();
     for arg in args.iter().skip(1) {
@@ -236,7 +240,7 @@ fn unknown_command(server: &Server, out: &mut Reply, args: &Args<'_>) {
         }
         let room = 128 - quoted.len();
         quoted.push(b'\'');
-        quoted.extend_from_slice(&arg[..arg.len().min(room)]);
+        quoted.extend_from_slice(&arg[..until_nul(arg).min(room)]);
         quoted.extend_from_slice(b"' ");
     }
     let name: String = name.chars().take(128).collect();

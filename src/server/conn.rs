@@ -257,7 +257,8 @@ impl Session {
                     (consumed, Args::new(&self.scratch, &self.spans))
                 }
                 Err(e) => {
-                    out.error(&e.to_string());
+                    // Redis sends protocol errors with the usual ERR prefix.
+                    out.error(&format!("ERR {e}"));
                     if let Some(prefix) = out.last_error.take() {
                         server.stats.record_error(prefix);
                     }
