@@ -231,24 +231,22 @@ fn unknown_command(server: &Server, out: &mut Reply, args: &Args<'_>) {
     let until_nul =
         |arg: &'_ [u8]| -> usize { arg.iter().position(|&b| b == 0).unwrap_or(arg.len()) };
     let first = args.first().unwrap_or_default();
-    let name = String::from_utf8_lossy(&first[..until_nul(first)]);
+    let name = &first[..until_nul(first).min(128)];
     // Each quoted argument is cut so the list stays near 128 bytes, as Redis does.
-    let mut quoted = Vec::new();
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(name);
+    msg.extend_from_slice(b"', with args beginning with: ");
+    let quoted_start = msg.len();
     for arg in args.iter().skip(1) {
-        if quoted.len() >= 128 {
+        let quoted = msg.len() - quoted_start;
+        if quoted >= 128 {
             break;
         }
-        let room = 128 - quoted.len();
-        quoted.push(b'\'');
-        quoted.extend_from_slice(&arg[..until_nul(arg).min(room)]);
-        quoted.extend_from_slice(b"' ");
+        msg.push(b'\'');
+        msg.extend_from_slice(&arg[..until_nul(arg).min(128 - quoted)]);
+        msg.extend_from_slice(b"' ");
     }
-    let name: String = name.chars().take(128).collect();
-    let msg = format!(
-        "ERR unknown command '{name}', with args beginning with: {}",
-        String::from_utf8_lossy(&quoted)
-    );
-    out.error(&msg);
+    out.error_bytes(&msg);
     server
         .stats
         .record_rejected(None, out.last_error.take().expect("error just written"));
