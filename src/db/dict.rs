@@ -7,10 +7,12 @@
 //!
 //! # Layout
 //! Two arrays, as in a "compact dict":
-//! - `entries`: a dense `Vec<(Bytes24, V)>` with no holes. Removal swaps the
-//!   last entry into the gap. Its capacity grows by 1.25x (not Vec's 2x)
-//!   and shrinks when half empty, so spare capacity, which costs a whole
-//!   key+value each, stays small.
+//! - `entries`: a dense array of `(Bytes24, V)` with no holes, stored in
+//!   chunks of 1024 ([`Entries`]). Removal swaps the last entry into the gap.
+//!   Only the last chunk has spare room, grown by 1.25x and trimmed when half
+//!   empty, so spare capacity (a whole key+value each) stays within a few
+//!   percent, and growing never copies more than one chunk (one big array
+//!   would copy the whole table on realloc: a 20ms+ stall at 1M entries).
 //! - `slots`: the index, a power-of-two array of 8-byte [`Slot`]s (entry
 //!   position plus the low 32 bits of the hash), probed linearly in Robin Hood
 //!   order, at most 7/8 full.
@@ -19,7 +21,7 @@
 //! a slot array's empty slots each cost a full key+value (32-64 bytes here),
 //! and at a 7/16..7/8 load that is 14%-128% extra per entry. Here an empty
 //! index slot costs 8 bytes, so the overhead per entry is ~9-18 bytes of index
-//! plus at most 25% (on average ~11%) spare entry capacity. Boxing each entry
+//! plus a few percent spare entry capacity. Boxing each entry
 //! instead would cost a pointer plus malloc's header and rounding (~16 bytes)
 //! per entry and a cache miss per probe. The dense array also makes
 //! [`Dict::random`] exactly uniform in O(1) (pick a position) and iteration a
@@ -95,7 +97,7 @@ const MAX_SLOTS: usize = 1 << 31;
 const SCAN_EMPTY_BUCKETS: usize = 16;
 
 pub struct Dict<V> {
-    entries: Vec<(Bytes24, V)>,
+    entries: Entries<(Bytes24, V)>,
     slots: Box<[Slot]>,
 }
 
@@ -114,7 +116,7 @@ impl<V> Dict<V> {
     /// An empty dict; allocates nothing until the first insert.
     pub fn new() -> Self {
         Dict {
-            entries: Vec::new(),
+            entries: Entries::new(),
             slots: Box::new([]),
         }
     }
@@ -185,11 +187,6 @@ impl<V> Dict<V> {
             return Some(std::mem::replace(&mut entry.1, value));
         }
         self.grow_index_for(self.entries.len() + 1);
-        if self.entries.len() == self.entries.capacity() {
-            // 1.25x growth: spare entries cost a whole key+value each.
-            let extra = (self.entries.capacity() / 4).max(4);
-            self.entries.reserve_exact(extra);
-        }
         let entry = u32::try_from(self.entries.len()).expect("Dict is full");
         self.entries.push((key, value));
         self.place(Slot {
@@ -284,9 +281,7 @@ impl<V> Dict<V> {
         if self.slots.len() > MIN_SLOTS && len * 100 < self.slots.len() * MIN_FILL_PERCENT {
             self.rebuild_index((len * 2).next_power_of_two().max(MIN_SLOTS));
         }
-        if len * 2 < self.entries.capacity() {
-            self.entries.shrink_to(len + len / 4);
-        }
+        self.entries.trim();
     }
 
     /// Rebuilds the index at `size` slots from the old slots alone (they hold
@@ -300,7 +295,7 @@ impl<V> Dict<V> {
 
     /// Removes everything and frees the memory (FLUSHDB gives memory back).
     pub fn clear(&mut self) {
-        self.entries = Vec::new();
+        self.entries = Entries::new();
         self.slots = Box::new([]);
     }
 
@@ -371,8 +366,111 @@ impl<V> Dict<V> {
 
     /// Bytes the table itself holds (not counting what keys and values own).
     pub fn table_size(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<(Bytes24, V)>()
-            + self.slots.len() * std::mem::size_of::<Slot>()
+        self.entries.heap_bytes() + self.slots.len() * std::mem::size_of::<Slot>()
+    }
+}
+
+/// Entries per chunk of [`Entries`]: big enough that the chunk table is tiny
+/// (24 bytes per 1024 entries), small enough that growing the last chunk
+/// copies at most 1024 entries.
+const CHUNK_BITS: u32 = 10;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+/// A dense array in fixed-size chunks: every chunk but the last is full, and
+/// only the last one grows (by 1.25x) or shrinks.
+struct Entries<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Entries<T> {
+    fn new() -> Self {
+        Entries {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, item: T) {
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < CHUNK => {
+                if last.len() == last.capacity() {
+                    let extra = (last.capacity() / 4).clamp(4, CHUNK - last.len());
+                    last.reserve_exact(extra);
+                }
+                last.push(item);
+            }
+            _ => {
+                let mut chunk = Vec::with_capacity(4);
+                chunk.push(item);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Removes item `i`, moving the last item into its place.
+    fn swap_remove(&mut self, i: usize) -> T {
+        let last_chunk = self
+            .chunks
+            .last_mut()
+            .expect("swap_remove on empty Entries");
+        let last = last_chunk.pop().expect("chunks are never empty");
+        if last_chunk.is_empty() {
+            self.chunks.pop();
+        }
+        self.len -= 1;
+        if i == self.len {
+            last
+        } else {
+            std::mem::replace(&mut self[i], last)
+        }
+    }
+
+    /// Gives back the last chunk's spare room once more than half is unused.
+    fn trim(&mut self) {
+        if let Some(last) = self.chunks.last_mut() {
+            if last.len() * 2 < last.capacity() {
+                last.shrink_to(last.len() + last.len() / 4);
+            }
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum()
+    }
+
+    /// Heap bytes: the items' room plus the chunk table.
+    fn heap_bytes(&self) -> usize {
+        self.capacity() * std::mem::size_of::<T>()
+            + self.chunks.capacity() * std::mem::size_of::<Vec<T>>()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl<T> std::ops::Index<usize> for Entries<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, i: usize) -> &T {
+        &self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Entries<T> {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        &mut self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
     }
 }
 
@@ -671,6 +769,41 @@ mod tests {
     }
 
     #[test]
+    fn entries_chunks_stay_dense_and_tight() {
+        let mut e = Entries::new();
+        for i in 0..3 * CHUNK + 10 {
+            e.push(i);
+        }
+        assert_eq!(e.len(), 3 * CHUNK + 10);
+        assert_eq!(e.chunks.len(), 4);
+        assert!(
+            e.chunks[..3]
+                .iter()
+                .all(|c| c.len() == CHUNK && c.capacity() == CHUNK)
+        );
+        assert!(
+            e.capacity() - e.len() <= 4,
+            "spare room only in the last chunk"
+        );
+        assert!(e.iter().copied().eq(0..3 * CHUNK + 10));
+        // Removing from the middle pulls the last item in; the emptied
+        // last chunk goes away.
+        assert_eq!(e.swap_remove(5), 5);
+        assert_eq!(e[5], 3 * CHUNK + 9);
+        for _ in 0..9 {
+            let last = e.len() - 1;
+            e.swap_remove(last);
+        }
+        assert_eq!((e.len(), e.chunks.len()), (3 * CHUNK, 3));
+        assert_eq!(e.swap_remove(3 * CHUNK - 1), 3 * CHUNK - 1);
+        for _ in 0..CHUNK - 10 {
+            e.swap_remove(0);
+            e.trim();
+        }
+        assert!(e.chunks[2].capacity() < CHUNK / 2, "last chunk trimmed");
+    }
+
+    #[test]
     fn cursor_visits_every_bucket_once() {
         for bits in 0..8 {
             let mask = (1u64 << bits) - 1;
@@ -718,7 +851,7 @@ mod tests {
         }
         assert_eq!(
             d.table_size(),
-            d.entries.capacity() * 32 + d.slots.len() * 8
+            d.entries.capacity() * 32 + d.entries.chunks.capacity() * 24 + d.slots.len() * 8
         );
         assert!(d.entries.capacity() <= 1_250);
     }
