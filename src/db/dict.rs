@@ -40,9 +40,18 @@
 //! Backward-shift deletion leaves no tombstones. The index doubles when it
 //! would pass 7/8 full and shrinks when under 1/10 full, as Redis does. Resizes
 //! rebuild the whole index at once rather than incrementally: the keyspace is
-//! split into 32+ shards, so each shard's table is small and only that shard
-//! waits. Even one table of 1M entries rebuilds its index in a few
-//! milliseconds (measured by `benches/keyspace.rs`).
+//! split into 32+ shards, so each shard's table is small (1M keys make ~31K
+//! per shard, a rebuild of ~1-2ms) and only that shard waits. Measured by
+//! `benches/keyspace.rs` on a busy 2-core machine: rebuilding the index of a
+//! single 1M-entry table took ~70ms (the same run's noise floor was ~16ms).
+//! One huge aggregate (a 1M-member set) would pause its shard that long;
+//! incremental rehashing is the remedy if that ever matters.
+//!
+//! # Memory (heap bytes per entry at 1M entries, keys inline in `Bytes24`)
+//! `Dict<u64>` 48.8 vs std HashMap 69.2; `Dict<Entry>` 80.8 vs 136.3; the
+//! mean over 0.6M-1.9M entries is 45.7 vs 56.6 and 77.8 vs 111.4. The
+//! payload (`Bytes24` + value) dominates: with `Entry` at 40 bytes an entry
+//! is 64 bytes before any table overhead.
 
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
