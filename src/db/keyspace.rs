@@ -678,6 +678,46 @@ mod tests {
         assert!(db.get_in(1, b"k").is_some());
     }
 
+    /// SCAN's guarantee through the shard-packed cursor: keys present all
+    /// along are reported while other keys come and go (resizing the shards'
+    /// tables) between steps.
+    #[test]
+    fn scan_reports_stable_keys_under_churn() {
+        let ks = Keyspace::new(1, 8);
+        let mut locked = ks.lock_all();
+        let mut db = locked.db(0, 0);
+        for i in 0..200 {
+            db.set(format!("stable:{i}").as_bytes(), Value::str(b"x"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let (mut cursor, mut step) = (0, 0u64);
+        loop {
+            // Grow to ~3000 churn keys, then delete them all, repeatedly.
+            let phase = (step / 15) % 2;
+            for j in 0..200 {
+                let churn = format!("churn:{}", (step % 15) * 200 + j);
+                if phase == 0 {
+                    db.set(churn.as_bytes(), Value::str(b"y"));
+                } else {
+                    db.remove(churn.as_bytes());
+                }
+            }
+            step += 1;
+            cursor = db.scan(cursor, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..200 {
+            assert!(
+                seen.contains(format!("stable:{i}").as_bytes()),
+                "missed stable:{i}"
+            );
+        }
+    }
+
     #[test]
     fn scan_visits_every_key_once() {
         let ks = Keyspace::new(1, 8);
