@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use common::{ServerProcess, escape};
 
-/// Runs the binary with `args` and returns (exit code, stdout), failing the
+/// Runs the binary with `args` and returns (exit code, stdout + stderr), failing the
 /// test instead of hanging if it does not exit.
 fn run_binary(args: &[&str]) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrokv"))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ferrokv");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -31,14 +31,15 @@ fn run_binary(args: &[&str]) -> (Option<i32>, String) {
     let output = child.wait_with_output().expect("output");
     (
         output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&[output.stdout, output.stderr].concat()).into_owned(),
     )
 }
 
 #[test]
-fn help_and_version_exit_zero() {
+fn help_and_version_behave_like_redis_server() {
+    // redis-server prints its usage to stderr and exits 1 for --help.
     let (code, out) = run_binary(&["--help"]);
-    assert_eq!(code, Some(0));
+    assert_eq!(code, Some(1));
     assert!(out.contains("Usage"), "help text: {out}");
     let (code, out) = run_binary(&["--version"]);
     assert_eq!(code, Some(0));
