@@ -707,4 +707,447 @@ fn sscan(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use crate::db::Value;
+    use crate::testkit::TestClient;
+
+    /// The bulk strings of a flat array reply (`*N` or `~N`), in order.
+    fn bulks(reply: &str) -> Vec<String> {
+        let mut lines = reply.split("\r\n");
+        let head = lines.next().unwrap_or_default();
+        assert!(
+            head.starts_with('*') || head.starts_with('~'),
+            "not an array: {reply:?}"
+        );
+        let mut out = Vec::new();
+        while let Some(line) = lines.next() {
+            if line.starts_with('$') {
+                out.push(lines.next().unwrap().to_string());
+            }
+        }
+        out
+    }
+
+    fn sorted(reply: &str) -> Vec<String> {
+        let mut v = bulks(reply);
+        v.sort();
+        v
+    }
+
+    fn encoding(t: &TestClient, key: &str) -> &'static str {
+        let mut locked = t.server.keyspace.lock_all();
+        let mut db = locked.db(0, 0);
+        match db.get(key.as_bytes()).map(|e| &e.value) {
+            Some(Value::Set(s)) => s.encoding(),
+            Some(_) => "other",
+            None => "none",
+        }
+    }
+
+    fn run(t: &mut TestClient, cmd: &str) -> String {
+        t.run(&cmd.split(' ').collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn add_remove_and_membership() {
+        let mut t = TestClient::new();
+        assert_eq!(run(&mut t, "SADD s 3 1 2 2"), ":3\r\n");
+        assert_eq!(run(&mut t, "SADD s 1 4"), ":1\r\n");
+        assert_eq!(
+            run(&mut t, "SMEMBERS s"),
+            "*4\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n"
+        );
+        assert_eq!(run(&mut t, "SISMEMBER s 01"), ":0\r\n");
+        assert_eq!(
+            run(&mut t, "SMISMEMBER s 1 x 4"),
+            "*3\r\n:1\r\n:0\r\n:1\r\n"
+        );
+        assert_eq!(run(&mut t, "SCARD s"), ":4\r\n");
+        assert_eq!(run(&mut t, "SREM s 1 2 3 9"), ":3\r\n");
+        assert_eq!(run(&mut t, "SREM s 4"), ":1\r\n");
+        assert_eq!(run(&mut t, "EXISTS s"), ":0\r\n", "empty sets are deleted");
+        assert_eq!(run(&mut t, "SMEMBERS s"), "*0\r\n");
+        run(&mut t, "SET str v");
+        for cmd in [
+            "SADD str a",
+            "SREM str a",
+            "SCARD str",
+            "SMEMBERS str",
+            "SPOP str",
+            "SRANDMEMBER str 2",
+            "SSCAN str 0",
+            "SINTER str",
+            "SUNIONSTORE d str",
+        ] {
+            assert!(run(&mut t, cmd).starts_with("-WRONGTYPE"), "{cmd}");
+        }
+    }
+
+    #[test]
+    fn encodings_follow_redis() {
+        let mut t = TestClient::new();
+        run(&mut t, "CONFIG SET set-max-intset-entries 3");
+        run(&mut t, "SADD i 1 2 3");
+        assert_eq!(encoding(&t, "i"), "intset");
+        run(&mut t, "SADD i 4");
+        assert_eq!(encoding(&t, "i"), "hashtable");
+        run(&mut t, "SREM i 4");
+        assert_eq!(encoding(&t, "i"), "hashtable", "never converted back");
+        run(&mut t, "SUNIONSTORE u i");
+        assert_eq!(encoding(&t, "u"), "intset", "results start as intsets");
+        assert_eq!(
+            run(&mut t, "SMEMBERS u"),
+            "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"
+        );
+        run(&mut t, "SADD s x");
+        assert_eq!(encoding(&t, "s"), "hashtable");
+        run(&mut t, "SMOVE i fresh 1");
+        assert_eq!(encoding(&t, "fresh"), "intset");
+        // SDIFF that copies the first set passes through a hashtable.
+        run(&mut t, "SADD big 1 2 3 4 5 6");
+        run(&mut t, "SADD small 1 2 3 4 5");
+        run(&mut t, "SDIFFSTORE d big small");
+        assert_eq!(encoding(&t, "d"), "intset");
+        run(&mut t, "DEL small");
+        run(&mut t, "SADD small 1");
+        run(&mut t, "SDIFFSTORE d big small");
+        assert_eq!(encoding(&t, "d"), "hashtable");
+    }
+
+    #[test]
+    fn store_replaces_or_deletes_destination() {
+        let mut t = TestClient::new();
+        run(&mut t, "SADD a 1 2 3");
+        run(&mut t, "SADD b 2 3 4");
+        run(&mut t, "SET dst old");
+        assert_eq!(run(&mut t, "SINTERSTORE dst a b"), ":2\r\n");
+        assert_eq!(run(&mut t, "SMEMBERS dst"), "*2\r\n$1\r\n2\r\n$1\r\n3\r\n");
+        assert_eq!(run(&mut t, "SDIFFSTORE dst a a"), ":0\r\n");
+        assert_eq!(run(&mut t, "EXISTS dst"), ":0\r\n");
+        assert_eq!(run(&mut t, "SUNIONSTORE a a b"), ":4\r\n");
+        assert_eq!(sorted(&run(&mut t, "SMEMBERS a")), ["1", "2", "3", "4"]);
+        assert_eq!(run(&mut t, "SINTERSTORE dst a missing"), ":0\r\n");
+        assert_eq!(run(&mut t, "SINTERCARD 2 a b LIMIT 2"), ":2\r\n");
+        assert_eq!(run(&mut t, "SINTERCARD 2 a b"), ":3\r\n");
+    }
+
+    #[test]
+    fn spop_and_srandmember_counts() {
+        let mut t = TestClient::new();
+        let members: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+        let mut sadd = vec!["SADD".to_string(), "s".into()];
+        sadd.extend(members.iter().cloned());
+        t.run(&sadd);
+        let all: BTreeSet<String> = members.into_iter().collect();
+        for count in [1, 5, 13, 39, 40, 100] {
+            let picked = bulks(&run(&mut t, &format!("SRANDMEMBER s {count}")));
+            let distinct: BTreeSet<_> = picked.iter().cloned().collect();
+            assert_eq!(picked.len(), count.min(40));
+            assert_eq!(distinct.len(), picked.len(), "distinct for {count}");
+            assert!(distinct.is_subset(&all));
+        }
+        let repeated = bulks(&run(&mut t, "SRANDMEMBER s -100"));
+        assert_eq!(repeated.len(), 100);
+        assert!(repeated.iter().all(|m| all.contains(m)));
+        // Pops of both strategies (few, and most of the set).
+        let mut left = all.clone();
+        for count in [3, 30] {
+            for m in bulks(&run(&mut t, &format!("SPOP s {count}"))) {
+                assert!(left.remove(&m), "{m} popped twice");
+            }
+            assert_eq!(run(&mut t, "SCARD s"), format!(":{}\r\n", left.len()));
+        }
+        let rest = bulks(&run(&mut t, "SPOP s 100"));
+        assert_eq!(rest.into_iter().collect::<BTreeSet<_>>(), left);
+        assert_eq!(run(&mut t, "EXISTS s"), ":0\r\n");
+    }
+
+    #[test]
+    fn sscan_walks_a_large_set() {
+        let mut t = TestClient::new();
+        let mut sadd = vec!["SADD".to_string(), "s".into()];
+        sadd.extend((0..1000).map(|i| format!("member:{i}")));
+        t.run(&sadd);
+        let mut seen = BTreeSet::new();
+        let mut cursor = "0".to_string();
+        for _ in 0..10_000 {
+            let reply = t.run(&["SSCAN", "s", &cursor, "COUNT", "50"]);
+            let mut parts = reply.split("\r\n");
+            parts.next(); // *2
+            parts.next(); // $len
+            cursor = parts.next().unwrap().to_string();
+            let rest: Vec<&str> = parts.collect();
+            seen.extend(bulks(&rest.join("\r\n")));
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(cursor, "0");
+        assert_eq!(seen.len(), 1000);
+        let matched = t.run(&["SSCAN", "s", "0", "MATCH", "member:99*", "COUNT", "100000"]);
+        assert_eq!(
+            sorted(&matched[matched.find("\r\n*").unwrap() + 2..]).len(),
+            11
+        );
+    }
+
+    #[test]
+    fn resp3_types() {
+        let mut t = TestClient::new();
+        t.out.resp3 = true;
+        run(&mut t, "SADD s 1");
+        assert_eq!(run(&mut t, "SMEMBERS s"), "~1\r\n$1\r\n1\r\n");
+        assert_eq!(run(&mut t, "SUNION s"), "~1\r\n$1\r\n1\r\n");
+        assert_eq!(run(&mut t, "SRANDMEMBER s 2"), "*1\r\n$1\r\n1\r\n");
+        assert_eq!(run(&mut t, "SPOP missing"), "_\r\n");
+        assert_eq!(run(&mut t, "SPOP s 1"), "~1\r\n$1\r\n1\r\n");
+    }
+
+    #[test]
+    fn scan_cursor_parsing() {
+        use super::parse_scan_cursor as p;
+        assert_eq!(p(b""), Some(0));
+        assert_eq!(p(b"+7"), Some(7));
+        assert_eq!(p(b"-1"), Some(u64::MAX));
+        assert_eq!(p(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b" 1",
+            b"1 ",
+            b"-",
+            b"x",
+            b"0x1",
+        ] {
+            assert_eq!(p(bad), None, "{bad:?}");
+        }
+    }
+
+    /// Arity, flags, key positions and ACL categories as Redis 7.0.15's
+    /// `COMMAND INFO` reports them.
+    #[test]
+    fn specs_match_redis_command_info() {
+        use crate::cmd::spec::{acl, flag};
+        let expected = [
+            (
+                "sadd",
+                -3,
+                "write denyoom fast",
+                (1, 1, 1),
+                "write set fast",
+            ),
+            ("srem", -3, "write fast", (1, 1, 1), "write set fast"),
+            ("smembers", 2, "readonly", (1, 1, 1), "read set slow"),
+            ("sismember", 3, "readonly fast", (1, 1, 1), "read set fast"),
+            (
+                "smismember",
+                -3,
+                "readonly fast",
+                (1, 1, 1),
+                "read set fast",
+            ),
+            ("scard", 2, "readonly fast", (1, 1, 1), "read set fast"),
+            ("spop", -2, "write fast", (1, 1, 1), "write set fast"),
+            ("srandmember", -2, "readonly", (1, 1, 1), "read set slow"),
+            ("smove", 4, "write fast", (1, 2, 1), "write set fast"),
+            ("sinter", -2, "readonly", (1, -1, 1), "read set slow"),
+            ("sintercard", -3, "readonly", (0, 0, 0), "read set slow"),
+            (
+                "sinterstore",
+                -3,
+                "write denyoom",
+                (1, -1, 1),
+                "write set slow",
+            ),
+            ("sunion", -2, "readonly", (1, -1, 1), "read set slow"),
+            (
+                "sunionstore",
+                -3,
+                "write denyoom",
+                (1, -1, 1),
+                "write set slow",
+            ),
+            ("sdiff", -2, "readonly", (1, -1, 1), "read set slow"),
+            (
+                "sdiffstore",
+                -3,
+                "write denyoom",
+                (1, -1, 1),
+                "write set slow",
+            ),
+            ("sscan", -3, "readonly", (1, 1, 1), "read set slow"),
+        ];
+        assert_eq!(super::COMMANDS.len(), expected.len());
+        for (name, arity, flags, keys, categories) in expected {
+            let spec = super::COMMANDS
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("{name} missing"));
+            assert_eq!(spec.arity, arity, "{name} arity");
+            let mut got: Vec<&str> = flag::NAMES
+                .iter()
+                .filter(|(f, _)| spec.flags & f != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            let mut want: Vec<&str> = flags.split(' ').collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{name} flags");
+            assert_eq!(spec.key_range(), keys, "{name} keys");
+            let cats = spec.acl_categories();
+            let mut got: Vec<&str> = acl::NAMES
+                .iter()
+                .filter(|(c, _)| cats & c != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            let mut want: Vec<&str> = categories.split(' ').collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{name} ACL categories");
+        }
+        // SINTERCARD locks exactly its numkeys keys.
+        let args: crate::cmd::args::OwnedArgs =
+            ["SINTERCARD", "2", "a", "b", "LIMIT", "1"].iter().collect();
+        let spec = super::COMMANDS
+            .iter()
+            .find(|s| s.name == "sintercard")
+            .unwrap();
+        let mut positions = Vec::new();
+        spec.key_positions(&args.view(), &mut positions);
+        assert_eq!(positions, [2, 3]);
+    }
+
+    /// One step of the model test; members come from a small pool of
+    /// integers and strings so sets collide, convert and empty out.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(usize, Vec<usize>),
+        Rem(usize, Vec<usize>),
+        IsMember(usize, usize),
+        Move(usize, usize, usize),
+        Pop(usize, usize),
+        Store(&'static str, usize, Vec<usize>),
+        Read(&'static str, Vec<usize>),
+    }
+
+    const POOL: &[&str] = &["1", "2", "3", "-7", "40000", "5000000000", "a", "b", "01"];
+    const KEYS: &[&str] = &["k0", "k1", "k2"];
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = 0..KEYS.len();
+        let member = 0..POOL.len();
+        let members = prop::collection::vec(0..POOL.len(), 1..5);
+        let keys = prop::collection::vec(0..KEYS.len(), 1..4);
+        prop_oneof![
+            3 => (key.clone(), members.clone()).prop_map(|(k, m)| Op::Add(k, m)),
+            2 => (key.clone(), members).prop_map(|(k, m)| Op::Rem(k, m)),
+            1 => (key.clone(), member.clone()).prop_map(|(k, m)| Op::IsMember(k, m)),
+            1 => (key.clone(), key.clone(), member).prop_map(|(a, b, m)| Op::Move(a, b, m)),
+            1 => (key.clone(), 0..4usize).prop_map(|(k, n)| Op::Pop(k, n)),
+            1 => (
+                prop::sample::select(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"][..]),
+                key,
+                keys.clone()
+            )
+                .prop_map(|(c, d, k)| Op::Store(c, d, k)),
+            1 => (prop::sample::select(&["SINTER", "SUNION", "SDIFF"][..]), keys)
+                .prop_map(|(c, k)| Op::Read(c, k)),
+        ]
+    }
+
+    type Model = Vec<BTreeSet<String>>;
+
+    fn combine(cmd: &str, model: &Model, keys: &[usize]) -> BTreeSet<String> {
+        let mut sets = keys.iter().map(|&k| model[k].clone());
+        let first = sets.next().unwrap_or_default();
+        sets.fold(first, |acc, s| match cmd {
+            "SINTER" | "SINTERSTORE" => &acc & &s,
+            "SUNION" | "SUNIONSTORE" => &acc | &s,
+            _ => &acc - &s,
+        })
+    }
+
+    fn check(t: &mut TestClient, model: &mut Model, op: &Op) {
+        let names = |ks: &[usize]| ks.iter().map(|&k| KEYS[k]).collect::<Vec<_>>();
+        match op {
+            Op::Add(k, ms) => {
+                let mut args = vec!["SADD", KEYS[*k]];
+                args.extend(ms.iter().map(|&m| POOL[m]));
+                let added = ms
+                    .iter()
+                    .filter(|&&m| model[*k].insert(POOL[m].into()))
+                    .count();
+                assert_eq!(t.run(&args), format!(":{added}\r\n"));
+            }
+            Op::Rem(k, ms) => {
+                let mut args = vec!["SREM", KEYS[*k]];
+                args.extend(ms.iter().map(|&m| POOL[m]));
+                let removed = ms.iter().filter(|&&m| model[*k].remove(POOL[m])).count();
+                assert_eq!(t.run(&args), format!(":{removed}\r\n"));
+            }
+            Op::IsMember(k, m) => {
+                let want = model[*k].contains(POOL[*m]) as i64;
+                assert_eq!(
+                    t.run(&["SISMEMBER", KEYS[*k], POOL[*m]]),
+                    format!(":{want}\r\n")
+                );
+            }
+            Op::Move(a, b, m) => {
+                let member = POOL[*m];
+                let moved = model[*a].contains(member);
+                if moved && a != b {
+                    model[*a].remove(member);
+                    model[*b].insert(member.into());
+                }
+                let got = t.run(&["SMOVE", KEYS[*a], KEYS[*b], member]);
+                assert_eq!(got, format!(":{}\r\n", moved as i64));
+            }
+            Op::Pop(k, n) => {
+                let popped = bulks(&t.run(&["SPOP", KEYS[*k], &n.to_string()]));
+                assert_eq!(popped.len(), (*n).min(model[*k].len()));
+                for m in popped {
+                    assert!(model[*k].remove(&m), "popped {m} not in the set");
+                }
+            }
+            Op::Store(cmd, dst, ks) => {
+                let result = combine(cmd, model, ks);
+                let mut args = vec![*cmd, KEYS[*dst]];
+                args.extend(names(ks));
+                assert_eq!(t.run(&args), format!(":{}\r\n", result.len()));
+                model[*dst] = result;
+            }
+            Op::Read(cmd, ks) => {
+                let mut args = vec![*cmd];
+                args.extend(names(ks));
+                let want: Vec<String> = combine(cmd, model, ks).into_iter().collect();
+                assert_eq!(sorted(&t.run(&args)), want, "{args:?}");
+            }
+        }
+        for (k, set) in model.iter().enumerate() {
+            let got = sorted(&t.run(&["SMEMBERS", KEYS[k]]));
+            assert_eq!(got, set.iter().cloned().collect::<Vec<_>>(), "{}", KEYS[k]);
+            assert_eq!(
+                t.run(&["EXISTS", KEYS[k]]),
+                format!(":{}\r\n", !set.is_empty() as i64)
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn sets_behave_like_a_model(ops in prop::collection::vec(op(), 1..40)) {
+            let mut t = TestClient::new();
+            // A small intset limit so conversions happen often.
+            t.run(&["CONFIG", "SET", "set-max-intset-entries", "3"]);
+            let mut model: Model = vec![BTreeSet::new(); KEYS.len()];
+            for op in &ops {
+                check(&mut t, &mut model, op);
+            }
+        }
+    }
+}

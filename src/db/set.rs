@@ -322,6 +322,9 @@ macro_rules! each_width {
     };
 }
 
+// The same code serves every width, so for the 64-bit one some conversions
+// are to the same type.
+#[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
 impl IntSet {
     fn len(&self) -> usize {
         each_width!(self, v => v.len())
