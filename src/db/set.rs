@@ -362,6 +362,9 @@ impl IntSet {
             match v.binary_search(&x) {
                 Ok(_) => false,
                 Err(at) => {
+                    // Exact-size growth, as Redis's intset: compactness is
+                    // the point, and an intset is small.
+                    v.reserve_exact(1);
                     v.insert(at, x);
                     true
                 }
@@ -375,7 +378,11 @@ impl IntSet {
                 Ok(x) => v.binary_search(&x).ok(),
                 Err(_) => None, // wider than every member
             };
-            at.map(|at| v.remove(at)).is_some()
+            let found = at.map(|at| v.remove(at)).is_some();
+            if found {
+                v.shrink_to_fit();
+            }
+            found
         })
     }
 
@@ -458,6 +465,35 @@ mod tests {
         assert!(with_long - s.heap_size() >= 100);
         let copy = s.clone();
         assert_eq!(members(&copy), members(&s));
+    }
+
+    /// Heap bytes per member of each encoding, 512 members (the default
+    /// intset limit). Run with `--nocapture` to see the numbers.
+    #[test]
+    fn bytes_per_member() {
+        let build = |first: i64, step: i64, max: usize| {
+            let mut s = Set::new_intset();
+            for i in 0..512 {
+                s.insert((first + i * step).to_string().as_bytes(), max);
+            }
+            s
+        };
+        let per_member = |s: &Set| s.heap_size() as f64 / s.len() as f64;
+        let small = build(0, 1, 512);
+        let medium = build(0, 100_000, 512);
+        let large = build(0, 1 << 40, 512);
+        let table = build(0, 1, 0);
+        println!(
+            "bytes/member: intset16 {:.1}, intset32 {:.1}, intset64 {:.1}, hashtable {:.1}",
+            per_member(&small),
+            per_member(&medium),
+            per_member(&large),
+            per_member(&table),
+        );
+        assert_eq!(per_member(&small), 2.0);
+        assert_eq!(per_member(&medium), 4.0);
+        assert_eq!(per_member(&large), 8.0);
+        assert!(per_member(&table) > 24.0, "a table entry holds a Bytes24");
     }
 
     #[test]
