@@ -234,10 +234,11 @@ impl<'a> Locked<'a> {
         self.all
     }
 
+    /// Index into `guards` of the shard holding `hash`.
     #[inline]
-    fn shard(&mut self, hash: u64) -> &mut Shard {
+    fn slot(&self, hash: u64) -> usize {
         let id = self.keyspace.shard_of(hash);
-        let slot = if self.all {
+        if self.all {
             id
         } else {
             // A handler touching a key it did not declare is a bug in the
@@ -246,7 +247,12 @@ impl<'a> Locked<'a> {
                 .iter()
                 .position(|&i| i as usize == id)
                 .expect("key's shard is not locked: fix the command's key spec")
-        };
+        }
+    }
+
+    #[inline]
+    fn shard(&mut self, hash: u64) -> &mut Shard {
+        let slot = self.slot(hash);
         &mut self.guards[slot]
     }
 }
@@ -340,6 +346,23 @@ impl<'l, 'a> Db<'l, 'a> {
             value,
             access: self.locked.keyspace.fresh_stamp(self.now_ms),
         }
+    }
+
+    /// A shared view of a live key, so a command can hold several values at
+    /// once (SINTER, SUNION...). Neither expires nor counts: look each key up
+    /// with [`Db::read`] first; a key past its TTL reads as missing.
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        let hash = hash_key(key);
+        let part = &self.locked.guards[self.locked.slot(hash)].dbs[self.index];
+        let expired = !part.expires.is_empty()
+            && part
+                .expires
+                .get(hash, key)
+                .is_some_and(|&t| t <= self.now_ms);
+        if expired {
+            return None;
+        }
+        part.keys.get(hash, key)
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
