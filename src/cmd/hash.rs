@@ -350,7 +350,18 @@ fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
-    let picked = pick_random(hash, count, &mut ctx.client.rng);
+    let rng = &mut ctx.client.rng;
+    if count < 0 {
+        reply_with_repeats(
+            ctx.out,
+            hash,
+            count.unsigned_abs() as usize,
+            with_values,
+            rng,
+        );
+        return Ok(());
+    }
+    let picked = pick_distinct(hash, count as usize, rng);
     if with_values {
         pairs_header(ctx.out, picked.len());
         for (field, value) in picked {
@@ -365,27 +376,51 @@ fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// HRANDFIELD's choice: `count` pairs with repeats when negative, else up to
-/// `count` distinct pairs. Distinct picks from a packed hash keep its order,
+/// HRANDFIELD with a negative count: `count` independent picks, written as
+/// they are drawn (a huge count must not allocate up front).
+fn reply_with_repeats(
+    out: &mut Reply,
+    hash: &Hash,
+    count: usize,
+    with_values: bool,
+    rng: &mut impl rand::Rng,
+) {
+    use rand::RngExt;
+    if with_values {
+        pairs_header(out, count);
+    } else {
+        out.array(count);
+    }
+    // A packed hash has no random access: index a list of its pairs.
+    let packed: Vec<_> = if hash.is_packed() {
+        hash.iter().collect()
+    } else {
+        Vec::new()
+    };
+    for _ in 0..count {
+        let pair = if packed.is_empty() {
+            hash.random(rng)
+        } else {
+            Some(packed[rng.random_range(0..packed.len())])
+        };
+        let Some((field, value)) = pair else { return };
+        if with_values {
+            reply_pair(out, field, value);
+        } else {
+            out.bulk(field);
+        }
+    }
+}
+
+/// Up to `wanted` distinct pairs. Picks from a packed hash keep its order,
 /// as Redis's listpack sampling does.
-fn pick_random<'h>(
+fn pick_distinct<'h>(
     hash: &'h Hash,
-    count: i64,
+    wanted: usize,
     rng: &mut impl rand::Rng,
 ) -> Vec<(&'h [u8], &'h [u8])> {
     use rand::RngExt;
     let size = hash.len();
-    if count < 0 {
-        let wanted = count.unsigned_abs() as usize;
-        if hash.is_packed() {
-            let all: Vec<_> = hash.iter().collect();
-            return (0..wanted)
-                .map(|_| all[rng.random_range(0..size)])
-                .collect();
-        }
-        return (0..wanted).filter_map(|_| hash.random(rng)).collect();
-    }
-    let wanted = count as usize;
     if wanted >= size {
         return hash.iter().collect();
     }
