@@ -380,6 +380,24 @@ mod tests {
     }
 
     #[test]
+    fn clones_are_independent_in_both_encodings() {
+        for entries in [4, 0] {
+            let limits = HashLimits {
+                max_listpack_entries: entries,
+                ..LIMITS
+            };
+            let mut h = Hash::default();
+            h.set(b"a", b"1", limits);
+            let copy = h.clone();
+            h.set(b"a", b"2", limits);
+            h.set(b"b", b"3", limits);
+            assert_eq!(copy.get(b"a"), Some(&b"1"[..]));
+            assert_eq!(copy.len(), 1);
+            assert_eq!(copy.encoding(), h.encoding());
+        }
+    }
+
+    #[test]
     fn table_scan_visits_everything() {
         let mut h = Hash::default();
         for i in 0..100 {

@@ -68,6 +68,26 @@ fn hset_counts_new_fields_and_keeps_insertion_order() {
 }
 
 #[test]
+fn writes_keep_the_ttl() {
+    let mut t = client();
+    t.run(&["HSET", "h", "f", "1"]);
+    let far = crate::cmd::now_ms() + 1_000_000;
+    let ttl = |t: &mut TestClient| {
+        let mut locked = t.server.keyspace.lock_all();
+        locked.db(0, crate::cmd::now_ms()).expire_at(b"h")
+    };
+    {
+        let mut locked = t.server.keyspace.lock_all();
+        locked.db(0, crate::cmd::now_ms()).set_expire(b"h", far);
+    }
+    t.run(&["HSET", "h", "g", "2"]);
+    t.run(&["HINCRBY", "h", "f", "1"]);
+    t.run(&["HINCRBYFLOAT", "h", "f", "1"]);
+    t.run(&["HDEL", "h", "g"]);
+    assert_eq!(ttl(&mut t), Some(far));
+}
+
+#[test]
 fn getters_on_missing_keys_and_fields() {
     let mut t = client();
     assert_eq!(t.run(&["HGET", "h", "f"]), "$-1\r\n");
