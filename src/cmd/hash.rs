@@ -88,14 +88,36 @@ fn read_hash<'d>(db: &'d mut Db<'_, '_>, key: &[u8]) -> Result<Option<&'d Hash>,
     db.read(key).map(|e| hash_of(&e.value)).transpose()
 }
 
-/// The hash at `key` for writing, created empty when missing. Callers must
-/// leave it non-empty (or remove it) before returning.
-fn hash_for_write<'d>(db: &'d mut Db<'_, '_>, key: &[u8]) -> Result<&'d mut Hash, CmdError> {
-    if !db.contains(key) {
+/// The hash at `key` for writing, created empty when missing (creating it
+/// counts as the command's first change). Callers must leave it non-empty.
+fn hash_for_write<'d>(
+    db: &'d mut Db<'_, '_>,
+    key: &[u8],
+) -> Result<(&'d mut Hash, Written), CmdError> {
+    let created = !db.contains(key);
+    if created {
         db.set(key, Value::Hash(Hash::default()));
     }
     let entry = db.get(key).expect("key exists: just checked or created");
-    hash_of_mut(&mut entry.value)
+    Ok((hash_of_mut(&mut entry.value)?, Written { created }))
+}
+
+/// Whether [`hash_for_write`] created the key, so the change is recorded once.
+struct Written {
+    created: bool,
+}
+
+impl Written {
+    /// Records `changes` changes to `key` (Redis counts one per field written).
+    fn record(self, db: &mut Db, key: &[u8], changes: u64) {
+        if changes == 0 {
+            return;
+        }
+        if !self.created {
+            db.modified(key);
+        }
+        db.add_dirty(changes - 1);
+    }
 }
 
 /// The listpack thresholds, read once per command.
@@ -134,12 +156,12 @@ fn set_pairs(ctx: &mut Ctx, args: &Args) -> Result<i64, CmdError> {
     }
     let limits = limits(ctx.server);
     let key = args.get(1);
-    let hash = hash_for_write(&mut ctx.db, key)?;
+    let (hash, written) = hash_for_write(&mut ctx.db, key)?;
     let mut added = 0;
     for i in (2..args.len()).step_by(2) {
         added += hash.set(args.get(i), args.get(i + 1), limits) as i64;
     }
-    ctx.db.modified(key);
+    written.record(&mut ctx.db, key, (args.len() as u64 - 2) / 2);
     Ok(added)
 }
 
@@ -158,11 +180,9 @@ fn hmset(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn hsetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (key, field) = (args.get(1), args.get(2));
     let limits = limits(ctx.server);
-    let hash = hash_for_write(&mut ctx.db, key)?;
+    let (hash, written) = hash_for_write(&mut ctx.db, key)?;
     let added = !hash.contains(field) && hash.set(field, args.get(3), limits);
-    if added {
-        ctx.db.modified(key);
-    }
+    written.record(&mut ctx.db, key, added as u64);
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -181,6 +201,8 @@ fn hdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
     } else if removed > 0 {
         ctx.db.modified(key);
     }
+    // One change per deleted field, as Redis counts them.
+    ctx.db.add_dirty((removed as u64).saturating_sub(1));
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -282,9 +304,9 @@ fn hincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     let sum = current.checked_add(incr).ok_or(CmdError::Overflow)?;
     let limits = limits(ctx.server);
-    let hash = hash_for_write(&mut ctx.db, key)?;
+    let (hash, written) = hash_for_write(&mut ctx.db, key)?;
     hash.set(field, itoa::Buffer::new().format(sum).as_bytes(), limits);
-    ctx.db.modified(key);
+    written.record(&mut ctx.db, key, 1);
     ctx.out.int(sum);
     Ok(())
 }
@@ -313,9 +335,9 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .map(LongDouble::to_redis_string)
         .ok_or(NAN_OR_INFINITY)?;
     let limits = limits(ctx.server);
-    let hash = hash_for_write(&mut ctx.db, key)?;
+    let (hash, written) = hash_for_write(&mut ctx.db, key)?;
     hash.set(field, text.as_bytes(), limits);
-    ctx.db.modified(key);
+    written.record(&mut ctx.db, key, 1);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

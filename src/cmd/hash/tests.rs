@@ -88,6 +88,22 @@ fn writes_keep_the_ttl() {
 }
 
 #[test]
+fn changes_are_counted_per_field_as_redis_does() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut t = client();
+    let dirty = |t: &TestClient| t.server.keyspace.stats.dirty.load(Relaxed);
+    let start = dirty(&t);
+    t.run(&["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+    assert_eq!(dirty(&t) - start, 3);
+    t.run(&["HDEL", "h", "a", "b", "zz"]);
+    assert_eq!(dirty(&t) - start, 5);
+    t.run(&["HDEL", "h", "c"]);
+    assert_eq!(dirty(&t) - start, 6);
+    t.run(&["HDEL", "h", "c"]);
+    assert_eq!(dirty(&t) - start, 6);
+}
+
+#[test]
 fn getters_on_missing_keys_and_fields() {
     let mut t = client();
     assert_eq!(t.run(&["HGET", "h", "f"]), "$-1\r\n");
