@@ -181,7 +181,7 @@ fn pfdebug(ctx: &mut Ctx, args: &Args) -> CmdResult {
         if !sparse {
             return Err(CmdError::Msg("ERR HLL encoding is not sparse"));
         }
-        ctx.out.simple(&hll::describe_sparse(bytes));
+        ctx.out.bulk(hll::describe_sparse(bytes).as_bytes());
     } else if args.is(1, "encoding") {
         ctx.out.simple(if sparse { "sparse" } else { "dense" });
     } else if args.is(1, "todense") {
@@ -251,7 +251,7 @@ mod tests {
         // Redis puts "a" in register 12711 with a run of 2.
         assert_eq!(
             run(&mut t, &["PFDEBUG", "DECODE", "h"]),
-            "+Z:12711 v:2,1 Z:3672\r\n"
+            "$20\r\nZ:12711 v:2,1 Z:3672\r\n"
         );
     }
 
@@ -265,7 +265,7 @@ mod tests {
         // Taken from Redis 7.0 for the same command.
         assert_eq!(
             run(&mut t, &["PFDEBUG", "DECODE", "h"]),
-            "+Z:1094 v:4,1 Z:551 v:1,1 Z:138 v:3,1 Z:1769 v:6,1 Z:374 v:2,1 Z:237 v:2,1 \
+            "$307\r\nZ:1094 v:4,1 Z:551 v:1,1 Z:138 v:3,1 Z:1769 v:6,1 Z:374 v:2,1 Z:237 v:2,1 \
              z:15 v:1,1 Z:197 v:2,1 Z:1169 v:6,1 Z:1127 v:1,1 Z:611 v:1,1 Z:1085 v:2,1 \
              z:57 v:1,1 Z:144 v:1,1 Z:429 v:1,1 Z:2002 v:1,1 Z:945 v:1,1 Z:750 v:2,1 \
              Z:509 v:4,1 Z:916 v:2,1 Z:793 v:3,1 Z:224 v:1,1 Z:622 v:1,1 Z:465 v:1,1 \
@@ -389,6 +389,84 @@ mod tests {
                 run(&mut t, &["PFDEBUG", "ENCODING", "h"]),
                 format!("+{encoding}\r\n")
             );
+        }
+    }
+
+    mod model {
+        use super::super::hll::{self, REGISTERS};
+        use crate::testkit::TestClient;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Add(usize, Vec<u16>),
+            Count(Vec<usize>),
+            Merge(usize, Vec<usize>),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let key = 0..3usize;
+            prop_oneof![
+                3 => (key.clone(), proptest::collection::vec(0..2000u16, 0..20)).prop_map(|(k, e)| Op::Add(k, e)),
+                1 => proptest::collection::vec(key.clone(), 1..4).prop_map(Op::Count),
+                1 => (key.clone(), proptest::collection::vec(key, 0..3)).prop_map(|(k, s)| Op::Merge(k, s)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(32))]
+
+            /// Commands behave like max-register arrays per key.
+            #[test]
+            fn commands_follow_register_arrays(ops in proptest::collection::vec(op(), 1..40)) {
+                let mut t = TestClient::new();
+                let mut model: Vec<Option<Box<[u8; REGISTERS]>>> = vec![None, None, None];
+                let name = |k: usize| format!("k{k}");
+                for op in ops {
+                    match op {
+                        Op::Add(k, elements) => {
+                            let mut cmd = vec!["PFADD".to_string(), name(k)];
+                            cmd.extend(elements.iter().map(|e| format!("e{e}")));
+                            let created = model[k].is_none();
+                            let regs = model[k].get_or_insert_with(|| Box::new([0; REGISTERS]));
+                            let mut changed = false;
+                            for e in &elements {
+                                let (i, v) = hll::register_for(format!("e{e}").as_bytes());
+                                changed |= v > regs[i];
+                                regs[i] = regs[i].max(v);
+                            }
+                            prop_assert_eq!(t.run(&cmd), format!(":{}\r\n", (created || changed) as u8));
+                        }
+                        Op::Count(keys) => {
+                            let mut union = [0u8; REGISTERS];
+                            for &k in &keys {
+                                if let Some(regs) = &model[k] {
+                                    for (u, r) in union.iter_mut().zip(regs.iter()) {
+                                        *u = (*u).max(*r);
+                                    }
+                                }
+                            }
+                            let mut cmd = vec!["PFCOUNT".to_string()];
+                            cmd.extend(keys.iter().map(|&k| name(k)));
+                            prop_assert_eq!(t.run(&cmd), format!(":{}\r\n", hll::count_registers(&union)));
+                        }
+                        Op::Merge(dest, sources) => {
+                            let mut union = model[dest].clone().unwrap_or_else(|| Box::new([0; REGISTERS]));
+                            for &k in &sources {
+                                if let Some(regs) = &model[k] {
+                                    for (u, r) in union.iter_mut().zip(regs.iter()) {
+                                        *u = (*u).max(*r);
+                                    }
+                                }
+                            }
+                            model[dest] = Some(union);
+                            let mut cmd = vec!["PFMERGE".to_string(), name(dest)];
+                            cmd.extend(sources.iter().map(|&k| name(k)));
+                            prop_assert_eq!(t.run(&cmd), "+OK\r\n");
+                        }
+                    }
+                }
+            }
         }
     }
 }

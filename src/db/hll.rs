@@ -634,4 +634,45 @@ mod tests {
         invalidate_cache(&mut h);
         assert_eq!(cached_cardinality(&h), None);
     }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn op() -> impl Strategy<Value = (usize, u8)> {
+            // Clustered indexes exercise splits and joins of neighbouring runs.
+            let index = prop_oneof![0..80usize, 16300..REGISTERS, 0..REGISTERS];
+            (index, 1..=40u8)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// The HLL behaves like an array of max-registers whatever its
+            /// encoding and sparse limit.
+            #[test]
+            fn registers_follow_a_max_array(
+                ops in proptest::collection::vec(op(), 0..300),
+                limit in prop_oneof![Just(0usize), Just(40), Just(300), Just(3000)],
+            ) {
+                let mut hll = new_sparse();
+                let mut model = [0u8; REGISTERS];
+                for (index, value) in ops {
+                    let changed = raise_register(&mut hll, index, value, limit).unwrap();
+                    prop_assert_eq!(changed, value > model[index]);
+                    model[index] = model[index].max(value);
+                    if encoding(&hll) == Encoding::Sparse {
+                        prop_assert!(hll.len() <= limit.max(18));
+                    }
+                }
+                let mut registers = [0u8; REGISTERS];
+                merge_into(&hll, &mut registers).unwrap();
+                prop_assert_eq!(registers.to_vec(), model.to_vec());
+                prop_assert_eq!(count(&hll).unwrap(), count_registers(&model));
+                let mut dense = hll.clone();
+                to_dense(&mut dense).unwrap();
+                prop_assert_eq!(dense_registers(&dense), model.to_vec());
+            }
+        }
+    }
 }
