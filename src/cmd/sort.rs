@@ -735,4 +735,158 @@ mod tests {
             "*1\r\n$1\r\nk\r\n"
         );
     }
+
+    /// Replies Redis 7.0 gave for the same data (tests/diff/sort.txt).
+    #[test]
+    fn list_cases_recorded_from_redis() {
+        let l = ["10", "9", "2.5", "-1", "1e1", "+3", "0x10"];
+        let cases: &[(&[&str], &[&str])] = &[
+            (&[], &["-1", "2.5", "+3", "9", "10", "1e1", "0x10"]),
+            (&["DESC"], &["0x10", "1e1", "10", "9", "+3", "2.5", "-1"]),
+            (&["ALPHA"], &["+3", "-1", "0x10", "10", "1e1", "2.5", "9"]),
+            (
+                &["ALPHA", "DESC"],
+                &["9", "2.5", "1e1", "10", "0x10", "-1", "+3"],
+            ),
+            (&["LIMIT", "1", "2"], &["2.5", "+3"]),
+            (&["LIMIT", "3", "-1"], &["9", "10", "1e1", "0x10"]),
+            (
+                &["LIMIT", "4", "9223372036854775807"],
+                &["10", "1e1", "0x10"],
+            ),
+            (
+                &["BY", "nosort", "DESC"],
+                &["0x10", "+3", "1e1", "-1", "2.5", "9", "10"],
+            ),
+            (&["BY", "nosort", "DESC", "LIMIT", "1", "2"], &["+3", "1e1"]),
+            (&["BY", "#"], &["10", "9", "2.5", "-1", "1e1", "+3", "0x10"]),
+        ];
+        for (words, expected) in cases {
+            assert_eq!(
+                sorted(&l, Source::Ordered, words, &[]).unwrap(),
+                some(expected),
+                "{words:?}"
+            );
+        }
+        let inf = ["inf", "-inf", "1", "+inf"];
+        assert_eq!(
+            sorted(&inf, Source::Ordered, &[], &[]).unwrap(),
+            some(&["-inf", "1", "+inf", "inf"])
+        );
+        let ties = ["1.0", "1", "01", "1e0"];
+        assert_eq!(
+            sorted(&ties, Source::Ordered, &["DESC"], &[]).unwrap(),
+            some(&["1e0", "1.0", "1", "01"])
+        );
+        assert_eq!(
+            sorted(&["", " 3", "2", "\t1"], Source::Ordered, &[], &[]).unwrap(),
+            some(&["", "\t1", "2", " 3"])
+        );
+    }
+
+    #[test]
+    fn pattern_cases_recorded_from_redis() {
+        let store = [
+            ("w_a", "3"),
+            ("w_b", "1"),
+            ("w_c", "2"),
+            ("v_a", "A"),
+            ("v_b", "B"),
+            ("v_c", "C"),
+            ("h_a->f", "ha"),
+            ("h_a->w", "30"),
+            ("h_b->f", "hb"),
+            ("h_b->w", "10"),
+            ("h_c->w", "20"),
+            ("h_d->f", "hd"),
+            ("x_a_y", "1"),
+            ("x_b_y", "3"),
+            ("x_c_y", "2"),
+            ("x_d_y", "0"),
+        ];
+        let items = ["a", "b", "c", "d"];
+        let s = |words: &[&str]| sorted(&items, Source::Ordered, words, &store);
+        assert_eq!(s(&["BY", "w_*"]).unwrap(), some(&["d", "b", "c", "a"]));
+        assert_eq!(
+            s(&["BY", "w_*", "ALPHA", "DESC"]).unwrap(),
+            some(&["a", "c", "b", "d"])
+        );
+        assert_eq!(s(&["BY", "h_*->w"]).unwrap(), some(&["d", "b", "c", "a"]));
+        assert_eq!(
+            s(&["BY", "h_*->w", "DESC", "GET", "#", "GET", "h_*->f"]).unwrap(),
+            vec![
+                Some("a".into()),
+                Some("ha".into()),
+                Some("c".into()),
+                None,
+                Some("b".into()),
+                Some("hb".into()),
+                Some("d".into()),
+                Some("hd".into())
+            ]
+        );
+        assert_eq!(
+            s(&["BY", "nosort", "GET", "v_*"]).unwrap(),
+            vec![Some("A".into()), Some("B".into()), Some("C".into()), None]
+        );
+        assert_eq!(s(&["BY", "w_nosuch"]).unwrap(), some(&["a", "b", "c", "d"]));
+        assert_eq!(s(&["BY", "v_*"]), Err(SCORE_ERROR));
+        assert_eq!(
+            s(&["BY", "v_*", "ALPHA"]).unwrap(),
+            some(&["d", "a", "b", "c"])
+        );
+        assert_eq!(
+            s(&["BY", "h_*->f", "ALPHA"]).unwrap(),
+            some(&["c", "a", "b", "d"])
+        );
+        assert_eq!(s(&["BY", "x_*_y"]).unwrap(), some(&["d", "a", "c", "b"]));
+        assert_eq!(s(&["BY", "x_*_*_y"]).unwrap(), some(&["a", "b", "c", "d"]));
+        assert_eq!(
+            s(&["ALPHA", "GET", "x_*_y"]).unwrap(),
+            some(&["1", "3", "2", "0"])
+        );
+    }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// Numeric and ALPHA sorts with LIMIT against a plain Vec sort.
+            #[test]
+            fn sort_matches_vec_model(
+                numbers in proptest::collection::vec(-50i64..50, 0..30),
+                desc: bool,
+                alpha: bool,
+                limit in proptest::option::of((-3i64..35, -2i64..35)),
+            ) {
+                let items: Vec<String> = numbers.iter().map(|n| n.to_string()).collect();
+                let mut words: Vec<String> = Vec::new();
+                if desc { words.push("DESC".into()); }
+                if alpha { words.push("ALPHA".into()); }
+                if let Some((offset, count)) = limit {
+                    words.extend(["LIMIT".into(), offset.to_string(), count.to_string()]);
+                }
+                let item_refs: Vec<&str> = items.iter().map(|s| s.as_str()).collect();
+                let word_refs: Vec<&str> = words.iter().map(|s| s.as_str()).collect();
+                let got = sorted(&item_refs, Source::Ordered, &word_refs, &[]).unwrap();
+
+                let mut model = items.clone();
+                if alpha {
+                    model.sort();
+                } else {
+                    model.sort_by_key(|s| (s.parse::<i64>().unwrap(), s.clone()));
+                }
+                if desc { model.reverse(); }
+                if let Some((offset, count)) = limit {
+                    let start = offset.max(0) as usize;
+                    let take = if count < 0 { usize::MAX } else { count as usize };
+                    model = model.into_iter().skip(start).take(take).collect();
+                }
+                prop_assert_eq!(got, model.into_iter().map(Some).collect::<Vec<_>>());
+            }
+        }
+    }
 }
