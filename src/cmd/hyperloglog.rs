@@ -14,7 +14,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("pfadd", -2, WRITE | DENYOOM | FAST, key1(), pfadd)
         .doc(HLL, "2.8.9", "Adds elements to a HyperLogLog, creating the key if needed.")
         .complexity("O(1) to add every element."),
-    CommandSpec::new("pfcount", -2, READONLY | MAY_REPLICATE, keys_all(1), pfcount)
+    CommandSpec::new("pfcount", -2, READONLY, keys_all(1), pfcount)
         .doc(HLL, "2.8.9", "Estimates the number of distinct elements in one HyperLogLog or the union of several.")
         .complexity("O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys."),
     CommandSpec::new("pfmerge", -2, WRITE | DENYOOM, keys_all(1), pfmerge)
@@ -359,6 +359,21 @@ mod tests {
         assert_eq!(regs.matches(":2\r\n").count(), 1);
         assert_eq!(run(&mut t, &["PFDEBUG", "ENCODING", "h"]), "+dense\r\n");
         assert_eq!(run(&mut t, &["STRLEN", "h"]), ":12304\r\n");
+    }
+
+    /// Flags, key range and ACL categories as Redis 7.0's COMMAND INFO shows.
+    #[test]
+    fn command_info_matches_redis() {
+        let mut t = TestClient::new();
+        let head = |t: &mut TestClient, name: &str| {
+            let info = t.run(&["COMMAND", "INFO", name]);
+            info.split("*0\r\n").next().unwrap().to_string()
+        };
+        assert!(head(&mut t, "pfcount").contains("*1\r\n+readonly\r\n:1\r\n:-1\r\n:1\r\n"));
+        assert!(
+            head(&mut t, "pfadd").contains("+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n")
+        );
+        assert!(head(&mut t, "pfdebug").contains("+admin\r\n:2\r\n:2\r\n:1\r\n"));
     }
 
     #[test]

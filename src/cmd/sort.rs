@@ -207,6 +207,9 @@ fn placeholder(len: usize) -> Vec<Vec<u8>> {
     Vec::new()
 }
 
+/// Reads a BY/GET pattern for an element: `lookup(pattern, element)`.
+pub type Lookup<'l> = dyn FnMut(&[u8], &[u8]) -> Option<Vec<u8>> + 'l;
+
 /// One element with its sort key.
 struct Row {
     element: Vec<u8>,
@@ -222,7 +225,7 @@ pub fn sort_rows(
     mut elements: Vec<Vec<u8>>,
     source: Source,
     opts: &SortOptions,
-    lookup: &mut dyn FnMut(&[u8], &[u8]) -> Option<Vec<u8>>,
+    lookup: &mut Lookup,
 ) -> Result<Vec<Option<Vec<u8>>>, CmdError> {
     let (mut dont_sort, mut alpha, mut by) = (opts.dont_sort, opts.alpha, opts.by);
     if dont_sort && source == Source::Unordered && opts.store.is_some() {
@@ -254,7 +257,7 @@ fn sort_elements(
     alpha: bool,
     by: Option<&[u8]>,
     desc: bool,
-    lookup: &mut dyn FnMut(&[u8], &[u8]) -> Option<Vec<u8>>,
+    lookup: &mut Lookup,
 ) -> Result<Vec<Vec<u8>>, CmdError> {
     let mut rows = Vec::with_capacity(elements.len());
     let mut bad_score = false;
