@@ -146,6 +146,9 @@ pub struct CommandSpec {
     /// Hints for clients and proxies (`nondeterministic_output`,
     /// `request_policy:all_shards`...), shown by `COMMAND INFO`.
     pub tips: &'static [&'static str],
+    /// The (first, last, step) `COMMAND INFO` shows for computed keys whose
+    /// leading key sits at a fixed place (SORT, ZUNIONSTORE: 1 1 1).
+    pub movable_range: Option<(i16, i16, i16)>,
 }
 
 impl CommandSpec {
@@ -169,6 +172,7 @@ impl CommandSpec {
             summary: "",
             complexity: "O(1)",
             tips: &[],
+            movable_range: None,
         }
     }
 
@@ -191,6 +195,7 @@ impl CommandSpec {
             summary: "",
             complexity: "Depends on subcommand.",
             tips: &[],
+            movable_range: None,
         }
     }
 
@@ -213,6 +218,12 @@ impl CommandSpec {
 
     pub const fn tips(mut self, tips: &'static [&'static str]) -> Self {
         self.tips = tips;
+        self
+    }
+
+    /// The legacy key range `COMMAND INFO` shows for [`Keys::Custom`] keys.
+    pub const fn movable_range(mut self, first: i16, last: i16, step: i16) -> Self {
+        self.movable_range = Some((first, last, step));
         self
     }
 
@@ -271,11 +282,14 @@ impl CommandSpec {
         (a >= 0 && argc as isize == a) || (a < 0 && argc as isize >= -a)
     }
 
-    /// (first, last, step) for `COMMAND INFO`; movable keys report 0, 0, 0.
+    /// (first, last, step) for `COMMAND INFO`; movable keys report their
+    /// `movable_range`, or 0, 0, 0.
     pub fn key_range(&self) -> (i64, i64, i64) {
+        let widen = |(first, last, step): (i16, i16, i16)| (first as i64, last as i64, step as i64);
         match self.keys {
-            Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
-            _ => (0, 0, 0),
+            Keys::Range { first, last, step } => widen((first, last, step)),
+            Keys::Custom(_) => self.movable_range.map(widen).unwrap_or((0, 0, 0)),
+            Keys::None => (0, 0, 0),
         }
     }
 
