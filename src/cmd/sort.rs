@@ -172,8 +172,8 @@ fn lookup_pattern(db: &mut Db, pattern: &[u8], element: &[u8]) -> Option<Vec<u8>
 
 /// PENDING (hash family not merged here yet): `h.get(field)` once `Hash`
 /// holds fields; the placeholder hash is always empty.
-fn hash_field(_hash: &crate::db::hash::Hash, _field: &[u8]) -> Option<Vec<u8>> {
-    None
+fn hash_field(hash: &crate::db::hash::Hash, field: &[u8]) -> Option<Vec<u8>> {
+    hash.get(field).map(<[u8]>::to_vec)
 }
 
 /// How the sorted value orders its elements when no sorting is asked for.
@@ -197,7 +197,11 @@ fn elements_of(value: &Value) -> Result<(Vec<Vec<u8>>, Source), CmdError> {
     match value {
         Value::List(l) => Ok((placeholder(l.len()), Source::Ordered)),
         Value::ZSet(z) => Ok((placeholder(z.len()), Source::Ordered)),
-        Value::Set(s) => Ok((placeholder(s.len()), Source::Unordered)),
+        Value::Set(s) => {
+            let mut scratch = itoa::Buffer::new();
+            let members = s.iter().map(|m| m.bytes(&mut scratch).to_vec()).collect();
+            Ok((members, Source::Unordered))
+        }
         _ => Err(CmdError::WrongType),
     }
 }
