@@ -240,3 +240,247 @@ fn unblock_and_cancel() {
         "a gone waiter takes nothing"
     );
 }
+
+mod model {
+    //! Random command sequences against a `VecDeque` model.
+
+    use std::collections::VecDeque;
+
+    use proptest::prelude::*;
+
+    use crate::testkit::TestClient;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(bool, Vec<u8>),
+        Pop(bool, Option<u8>),
+        Range(i8, i8),
+        Index(i8),
+        Set(i8, u8),
+        Insert(bool, u8, u8),
+        Rem(i8, u8),
+        Trim(i8, i8),
+        Rotate(bool),
+        Pos(u8, i8, u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let elem = 0u8..4;
+        prop_oneof![
+            3 => (any::<bool>(), proptest::collection::vec(elem.clone(), 1..4)).prop_map(|(l, v)| Op::Push(l, v)),
+            2 => (any::<bool>(), proptest::option::of(0u8..4)).prop_map(|(l, c)| Op::Pop(l, c)),
+            1 => (-6i8..6, -6i8..6).prop_map(|(a, b)| Op::Range(a, b)),
+            1 => (-6i8..6).prop_map(Op::Index),
+            1 => (-6i8..6, elem.clone()).prop_map(|(i, e)| Op::Set(i, e)),
+            1 => (any::<bool>(), elem.clone(), elem.clone()).prop_map(|(a, p, e)| Op::Insert(a, p, e)),
+            1 => (-3i8..3, elem.clone()).prop_map(|(c, e)| Op::Rem(c, e)),
+            1 => (-6i8..6, -6i8..6).prop_map(|(a, b)| Op::Trim(a, b)),
+            1 => any::<bool>().prop_map(Op::Rotate),
+            1 => (elem, -3i8..3, 0u8..3).prop_map(|(e, r, c)| Op::Pos(e, r, c)),
+        ]
+    }
+
+    fn name(e: u8) -> String {
+        format!("e{e}")
+    }
+
+    fn bulk(s: &str) -> String {
+        format!("${}\r\n{s}\r\n", s.len())
+    }
+
+    fn array(items: impl ExactSizeIterator<Item = String>) -> String {
+        let mut out = format!("*{}\r\n", items.len());
+        items.for_each(|i| out.push_str(&bulk(&i)));
+        out
+    }
+
+    fn resolve(len: usize, i: i64) -> Option<usize> {
+        let i = if i < 0 { len as i64 + i } else { i };
+        (0..len as i64).contains(&i).then_some(i as usize)
+    }
+
+    fn clamp(len: usize, a: i64, b: i64) -> Option<(usize, usize)> {
+        let len = len as i64;
+        let a = if a < 0 { (len + a).max(0) } else { a };
+        let b = if b < 0 { len + b } else { b.min(len - 1) };
+        (a <= b && a < len).then_some((a as usize, b as usize))
+    }
+
+    /// Applies `op` to the model; returns the command and its expected reply.
+    fn apply(m: &mut VecDeque<String>, op: &Op) -> (Vec<String>, String) {
+        let s = |x: &str| x.to_string();
+        match op {
+            Op::Push(left, elems) => {
+                let mut cmd = vec![s(if *left { "LPUSH" } else { "RPUSH" }), s("k")];
+                for &e in elems {
+                    cmd.push(name(e));
+                    if *left {
+                        m.push_front(name(e))
+                    } else {
+                        m.push_back(name(e))
+                    }
+                }
+                (cmd, format!(":{}\r\n", m.len()))
+            }
+            Op::Pop(left, count) => {
+                let mut cmd = vec![s(if *left { "LPOP" } else { "RPOP" }), s("k")];
+                let mut take = || if *left { m.pop_front() } else { m.pop_back() };
+                match count {
+                    None => (cmd, take().map_or(s("$-1\r\n"), |e| bulk(&e))),
+                    Some(c) => {
+                        cmd.push(c.to_string());
+                        let was_empty = m.is_empty();
+                        let popped: Vec<String> = (0..*c)
+                            .map_while(|_| if *left { m.pop_front() } else { m.pop_back() })
+                            .collect();
+                        (
+                            cmd,
+                            if was_empty {
+                                s("*-1\r\n")
+                            } else {
+                                array(popped.into_iter())
+                            },
+                        )
+                    }
+                }
+            }
+            Op::Range(a, b) => {
+                let cmd = vec![s("LRANGE"), s("k"), a.to_string(), b.to_string()];
+                let reply = match clamp(m.len(), *a as i64, *b as i64) {
+                    Some((a, b)) => array(m.range(a..=b).cloned().collect::<Vec<_>>().into_iter()),
+                    None => s("*0\r\n"),
+                };
+                (cmd, reply)
+            }
+            Op::Index(i) => {
+                let cmd = vec![s("LINDEX"), s("k"), i.to_string()];
+                (
+                    cmd,
+                    resolve(m.len(), *i as i64).map_or(s("$-1\r\n"), |i| bulk(&m[i])),
+                )
+            }
+            Op::Set(i, e) => {
+                let cmd = vec![s("LSET"), s("k"), i.to_string(), name(*e)];
+                let reply = if m.is_empty() {
+                    s("-ERR no such key\r\n")
+                } else if let Some(i) = resolve(m.len(), *i as i64) {
+                    m[i] = name(*e);
+                    s("+OK\r\n")
+                } else {
+                    s("-ERR index out of range\r\n")
+                };
+                (cmd, reply)
+            }
+            Op::Insert(after, p, e) => {
+                let cmd = vec![
+                    s("LINSERT"),
+                    s("k"),
+                    s(if *after { "AFTER" } else { "BEFORE" }),
+                    name(*p),
+                    name(*e),
+                ];
+                let reply = if m.is_empty() {
+                    s(":0\r\n")
+                } else if let Some(at) = m.iter().position(|x| *x == name(*p)) {
+                    m.insert(at + *after as usize, name(*e));
+                    format!(":{}\r\n", m.len())
+                } else {
+                    s(":-1\r\n")
+                };
+                (cmd, reply)
+            }
+            Op::Rem(c, e) => {
+                let cmd = vec![s("LREM"), s("k"), c.to_string(), name(*e)];
+                let limit = if *c == 0 {
+                    usize::MAX
+                } else {
+                    c.unsigned_abs() as usize
+                };
+                let mut idx: Vec<usize> = (0..m.len()).filter(|&i| m[i] == name(*e)).collect();
+                if *c < 0 {
+                    idx.reverse();
+                }
+                idx.truncate(limit);
+                idx.sort_unstable();
+                for &i in idx.iter().rev() {
+                    m.remove(i);
+                }
+                (cmd, format!(":{}\r\n", idx.len()))
+            }
+            Op::Trim(a, b) => {
+                let cmd = vec![s("LTRIM"), s("k"), a.to_string(), b.to_string()];
+                *m = match clamp(m.len(), *a as i64, *b as i64) {
+                    Some((a, b)) => m.range(a..=b).cloned().collect(),
+                    None => VecDeque::new(),
+                };
+                (cmd, s("+OK\r\n"))
+            }
+            Op::Rotate(left) => {
+                let dir = if *left { "LEFT" } else { "RIGHT" };
+                let cmd = vec![
+                    s("LMOVE"),
+                    s("k"),
+                    s("k"),
+                    s(dir),
+                    s(if *left { "RIGHT" } else { "LEFT" }),
+                ];
+                let reply = if *left {
+                    m.pop_front().map(|e| {
+                        m.push_back(e.clone());
+                        bulk(&e)
+                    })
+                } else {
+                    m.pop_back().map(|e| {
+                        m.push_front(e.clone());
+                        bulk(&e)
+                    })
+                };
+                (cmd, reply.unwrap_or(s("$-1\r\n")))
+            }
+            Op::Pos(e, rank, count) => {
+                let rank = if *rank == 0 { 1 } else { *rank as i64 };
+                let cmd = vec![
+                    s("LPOS"),
+                    s("k"),
+                    name(*e),
+                    s("RANK"),
+                    rank.to_string(),
+                    s("COUNT"),
+                    count.to_string(),
+                ];
+                let mut hits: Vec<usize> = (0..m.len()).filter(|&i| m[i] == name(*e)).collect();
+                if rank < 0 {
+                    hits.reverse();
+                }
+                let hits: Vec<usize> = hits
+                    .into_iter()
+                    .skip(rank.unsigned_abs() as usize - 1)
+                    .take(if *count == 0 {
+                        usize::MAX
+                    } else {
+                        *count as usize
+                    })
+                    .collect();
+                let mut reply = format!("*{}\r\n", hits.len());
+                hits.iter()
+                    .for_each(|h| reply.push_str(&format!(":{h}\r\n")));
+                (cmd, reply)
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn lists_behave_like_a_deque(ops in proptest::collection::vec(op(), 1..40)) {
+            let mut t = TestClient::new();
+            let mut model = VecDeque::new();
+            for op in &ops {
+                let (cmd, expected) = apply(&mut model, op);
+                prop_assert_eq!(t.run(&cmd), expected, "{:?}", cmd);
+                prop_assert_eq!(t.run(&["LLEN", "k"]), format!(":{}\r\n", model.len()));
+                prop_assert_eq!(t.run(&["EXISTS", "k"]), format!(":{}\r\n", !model.is_empty() as u8));
+            }
+        }
+    }
+}
