@@ -195,6 +195,12 @@ fn rpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn pop(ctx: &mut Ctx, args: &Args, end: End) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::msg(format!(
+            "ERR wrong number of arguments for '{}' command",
+            String::from_utf8_lossy(args.get(0)).to_ascii_lowercase()
+        )));
+    }
     let count = match args.get_opt(2) {
         Some(arg) => Some(non_negative(
             arg,
@@ -317,7 +323,12 @@ fn lpos(ctx: &mut Ctx, args: &Args) -> CmdResult {
         0 => len,
         n => (n.min(len as u64)) as usize,
     };
-    let skip = (options.rank.unsigned_abs() - 1).min(usize::MAX as u64) as usize;
+    // Redis negates the rank in a C long: LONG_MIN stays negative and every
+    // match from the tail qualifies.
+    let skip = match options.rank {
+        i64::MIN => 0,
+        rank => usize::try_from(rank.unsigned_abs() - 1).unwrap_or(usize::MAX),
+    };
     let want = match options.count {
         Some(0) => usize::MAX,
         Some(n) => n.min(usize::MAX as u64) as usize,
@@ -521,7 +532,7 @@ fn parse_mpop<'a>(args: &Args<'a>, numkeys_at: usize) -> Result<Mpop<'a>, CmdErr
             let n = crate::protocol::parse::parse_i64(args.get(i + 1))
                 .filter(|&n| n > 0)
                 .ok_or(CmdError::Msg("ERR count should be greater than 0"))?;
-            count = Some(n.min(usize::MAX as i64) as usize);
+            count = Some(usize::try_from(n).unwrap_or(usize::MAX));
             i += 2;
         } else {
             return Err(CmdError::Syntax);
