@@ -307,3 +307,17 @@ fn blocked_clients_shows_in_info_and_client_list() {
     waiter.expect("*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
     server.wait_blocked(0);
 }
+
+#[test]
+fn client_kill_removes_a_blocked_client() {
+    let server = Server::start();
+    let mut waiter = server.raw();
+    let id = waiter.client_id();
+    waiter.send("BLPOP q 0");
+    server.wait_blocked(1);
+    let mut admin = server.raw();
+    admin.call(&format!("CLIENT KILL ID {id}"), ":1\r\n");
+    server.wait_blocked(0);
+    admin.call("RPUSH q a", ":1\r\n");
+    admin.call("LLEN q", ":1\r\n");
+}

@@ -86,7 +86,11 @@ fn lpos_options() {
         run(&mut t, "LPOS l a COUNT 0 MAXLEN 4"),
         "*2\r\n:0\r\n:3\r\n"
     );
-    assert_eq!(run(&mut t, "LPOS l a RANK -9223372036854775808"), "$-1\r\n");
+    assert_eq!(
+        run(&mut t, "LPOS l a RANK -9223372036854775808"),
+        ":6\r\n",
+        "as Redis 7.0"
+    );
     assert_eq!(
         run(&mut t, "LPOS l a RANK 0").starts_with("-ERR RANK can't be zero"),
         true
@@ -483,4 +487,36 @@ mod model {
             }
         }
     }
+}
+
+#[test]
+fn blmove_whose_destination_shard_is_busy_is_served_after_the_push() {
+    let mut pusher = TestClient::new();
+    let server = pusher.server.clone();
+    let mut mover = TestClient::on(server.clone());
+    // Pick a destination in another shard than the source.
+    let shard = |k: &str| {
+        server
+            .keyspace
+            .shard_of(crate::db::dict::hash_key(k.as_bytes()))
+    };
+    let dst = (0..1000)
+        .map(|i| format!("dst{i}"))
+        .find(|k| shard(k) != shard("src"))
+        .unwrap();
+    mover.run(&["BLMOVE", "src", &dst, "LEFT", "LEFT", "0"]);
+    let mut wait = mover.client.block.wait.take().unwrap();
+    let busy = server.keyspace.lock_keys([dst.as_bytes()]);
+    let pushing = std::thread::spawn(move || pusher.run(&["RPUSH", "src", "v"]));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(
+        wait.reply.try_recv().is_err(),
+        "not served while the destination is held"
+    );
+    drop(busy);
+    assert_eq!(pushing.join().unwrap(), ":1\r\n");
+    assert_eq!(wait.reply.try_recv().unwrap(), b"$1\r\nv\r\n");
+    let mut check = TestClient::on(server);
+    assert_eq!(check.run(&["LRANGE", &dst, "0", "-1"]), "*1\r\n$1\r\nv\r\n");
+    assert_eq!(check.run(&["EXISTS", "src"]), ":0\r\n");
 }
