@@ -33,7 +33,7 @@ fn push_pop_and_counts() {
         run(&mut t, "RPUSHX s a"),
         "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
     );
-    assert_eq!(run(&mut t, "HELLO 3").starts_with('%'), true);
+    assert!(run(&mut t, "HELLO 3").starts_with('%'));
     assert_eq!(run(&mut t, "LPOP l 2"), "_\r\n");
     assert_eq!(run(&mut t, "LPOP l"), "_\r\n");
 }
@@ -91,10 +91,7 @@ fn lpos_options() {
         ":6\r\n",
         "as Redis 7.0"
     );
-    assert_eq!(
-        run(&mut t, "LPOS l a RANK 0").starts_with("-ERR RANK can't be zero"),
-        true
-    );
+    assert!(run(&mut t, "LPOS l a RANK 0").starts_with("-ERR RANK can't be zero"));
     assert_eq!(
         run(&mut t, "LPOS l a COUNT -1"),
         "-ERR COUNT can't be negative\r\n"
