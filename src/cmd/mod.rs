@@ -175,7 +175,14 @@ pub fn call(
     };
     let result = handler(&mut ctx, args);
     drop(ctx);
+    let deferred = after_handler(server, client, out, args, &mut locked, result.is_ok());
     drop(locked);
+    if !deferred.is_empty() {
+        server
+            .keyspace
+            .blocking
+            .serve_deferred(&server.keyspace, deferred);
+    }
     if let Err(e) = result {
         out.error(&e.to_string());
     }
@@ -191,6 +198,36 @@ pub fn call(
     // The one comparison fast commands pay for the slow log and latency monitor.
     if took.as_micros() as i64 >= server.stats.watch_threshold_us() {
         record_slow(server, client, args, spec, took);
+    }
+}
+
+/// Blocking hooks, run while the command's shard locks are still held: a
+/// blocking handler's request becomes a waiter (no push can slip in between),
+/// and keys this command changed serve the clients blocked on them. Returns
+/// keys whose serving needs shards not held (see `server::blocking`).
+#[inline]
+fn after_handler(
+    server: &Server,
+    client: &mut Client,
+    out: &Reply,
+    args: &Args<'_>,
+    locked: &mut crate::db::Locked<'_>,
+    succeeded: bool,
+) -> Vec<(usize, crate::db::Bytes24)> {
+    if let Some(request) = client.block.request.take()
+        && succeeded
+    {
+        let wait =
+            server
+                .keyspace
+                .blocking
+                .register(&client.handle, client.db, request, args, out.resp3);
+        client.block.wait = Some(wait);
+    }
+    if locked.has_ready() {
+        server.keyspace.blocking.serve_ready(locked)
+    } else {
+        Vec::new()
     }
 }
 

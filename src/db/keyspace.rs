@@ -79,6 +79,8 @@ pub struct Keyspace {
     databases: usize,
     pub stats: KeyspaceStats,
     pub access: AccessPolicy,
+    /// Clients blocked on keys (BLPOP...): here so `Db::modified` can reach it.
+    pub blocking: crate::server::blocking::Registry,
 }
 
 impl Keyspace {
@@ -96,6 +98,7 @@ impl Keyspace {
             databases,
             stats: KeyspaceStats::default(),
             access: AccessPolicy::default(),
+            blocking: Default::default(),
         }
     }
 
@@ -147,6 +150,7 @@ impl Keyspace {
             ids,
             guards,
             all: false,
+            ready: Vec::new(),
         }
     }
 
@@ -159,6 +163,7 @@ impl Keyspace {
             ids,
             guards,
             all: true,
+            ready: Vec::new(),
         }
     }
 
@@ -218,6 +223,8 @@ pub struct Locked<'a> {
     ids: SmallVec<[u16; 4]>,
     guards: SmallVec<[MutexGuard<'a, Shard>; 4]>,
     all: bool,
+    /// Keys changed while clients were blocked, for the gate to serve.
+    ready: Vec<(usize, Bytes24)>,
 }
 
 impl<'a> Locked<'a> {
@@ -232,6 +239,36 @@ impl<'a> Locked<'a> {
 
     pub fn holds_all(&self) -> bool {
         self.all
+    }
+
+    /// True when a change may have woken blocked clients.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    pub fn take_ready(&mut self) -> Option<(usize, Bytes24)> {
+        self.ready.pop()
+    }
+
+    pub fn mark_ready(&mut self, db: usize, key: Bytes24) {
+        self.ready.push((db, key));
+    }
+
+    /// Makes sure `key`'s shard is held, taking it only if that needs no
+    /// waiting (waiting out of order could deadlock). False when it is busy.
+    pub fn try_hold(&mut self, key: &[u8]) -> bool {
+        let id = self.keyspace.shard_of(hash_key(key));
+        if self.all || self.ids.iter().any(|&i| i as usize == id) {
+            return true;
+        }
+        match self.keyspace.shards[id].try_lock() {
+            Some(guard) => {
+                self.ids.push(id as u16);
+                self.guards.push(guard);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Index into `guards` of the shard holding `hash`.
@@ -397,7 +434,7 @@ impl<'l, 'a> Db<'l, 'a> {
         if !keep_ttl && !part.expires.is_empty() {
             part.expires.remove(hash, key);
         }
-        self.modified(key);
+        self.modified_in(db, key);
     }
 
     /// Removes a key and its TTL; returns the entry if it was live.
@@ -415,7 +452,7 @@ impl<'l, 'a> Db<'l, 'a> {
         if !part.expires.is_empty() {
             part.expires.remove(hash, key);
         }
-        self.modified(key);
+        self.modified_in(db, key);
         Some(entry)
     }
 
@@ -460,7 +497,7 @@ impl<'l, 'a> Db<'l, 'a> {
         let part = self.part(db, hash);
         debug_assert!(part.keys.get(hash, key).is_some());
         part.expires.insert(hash, Bytes24::new(key), when_ms);
-        self.modified(key);
+        self.modified_in(db, key);
     }
 
     /// Drops the TTL; true if there was one.
@@ -475,10 +512,19 @@ impl<'l, 'a> Db<'l, 'a> {
         removed
     }
 
-    /// Records that a key changed. WATCH, blocked clients and keyspace
-    /// notifications hang off this one point.
-    pub fn modified(&mut self, _key: &[u8]) {
-        self.locked.keyspace.stats.dirty.fetch_add(1, Relaxed);
+    /// Records that a key of the selected database changed. WATCH, blocked
+    /// clients and keyspace notifications hang off this one point.
+    pub fn modified(&mut self, key: &[u8]) {
+        self.modified_in(self.index, key)
+    }
+
+    pub fn modified_in(&mut self, db: usize, key: &[u8]) {
+        let keyspace = self.locked.keyspace;
+        keyspace.stats.dirty.fetch_add(1, Relaxed);
+        // One atomic load when nobody is blocked.
+        if keyspace.blocking.has_waiters() {
+            self.locked.ready.push((db, Bytes24::new(key)));
+        }
     }
 
     /// Counts a change that is not tied to one key (FLUSHDB, SWAPDB).

@@ -70,6 +70,8 @@ pub struct Client {
     /// Reused buffer for key positions, so locking allocates nothing.
     pub scratch_keys: Vec<usize>,
     pub rng: SmallRng,
+    /// Set while a blocking command (BLPOP...) waits; see `server::blocking`.
+    pub block: super::blocking::BlockState,
 }
 
 impl Client {
@@ -85,6 +87,7 @@ impl Client {
             monitor: None,
             scratch_keys: Vec::with_capacity(8),
             rng: SmallRng::from_rng(&mut rand::rng()),
+            block: Default::default(),
         }
     }
 

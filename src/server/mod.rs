@@ -1,6 +1,7 @@
 //! The running server: shared state ([`Server`]), the listener, one task per
 //! connection ([`conn`]), and the periodic cron (active expiry, stats).
 
+pub mod blocking;
 pub mod client;
 pub mod conn;
 pub mod stats;
