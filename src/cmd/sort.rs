@@ -195,7 +195,7 @@ pub enum Source {
 /// ascending-score walk; nothing else in this file changes.
 fn elements_of(value: &Value) -> Result<(Vec<Vec<u8>>, Source), CmdError> {
     match value {
-        Value::List(l) => Ok((placeholder(l.len()), Source::Ordered)),
+        Value::List(l) => Ok((l.iter().map(<[u8]>::to_vec).collect(), Source::Ordered)),
         Value::ZSet(z) => Ok((placeholder(z.len()), Source::Ordered)),
         Value::Set(s) => {
             let mut scratch = itoa::Buffer::new();
@@ -413,16 +413,20 @@ fn sort_generic(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
 /// STORE: the rows become a list at `dest` (nil as an empty string); an
 /// empty result deletes `dest`. Replies with the number of rows.
 fn store(ctx: &mut Ctx, dest: &[u8], rows: Vec<Option<Vec<u8>>>) -> CmdResult {
-    if !rows.is_empty() {
-        // PENDING (list family not merged into this branch): build the list
-        // with `List::push(End::Right, row)` and `ctx.db.set(dest, ..)`.
-        // Unreachable until then, as no sortable value can hold elements.
-        return Err(CmdError::Msg(
-            "ERR SORT STORE of a non-empty result needs the list type",
-        ));
+    let stored = rows.len();
+    if rows.is_empty() {
+        ctx.db.remove(dest);
+    } else {
+        let mut list = crate::db::list::List::default();
+        for row in &rows {
+            list.push(
+                crate::db::list::End::Right,
+                row.as_deref().unwrap_or_default(),
+            );
+        }
+        ctx.db.set(dest, Value::List(list));
     }
-    ctx.db.remove(dest);
-    ctx.out.int(0);
+    ctx.out.int(stored as i64);
     Ok(())
 }
 
