@@ -137,6 +137,9 @@ pub struct CommandSpec {
     /// Categories beyond those implied by the flags and the group.
     pub acl: u64,
     pub keys: Keys,
+    /// The (first, last, step) `COMMAND INFO` shows for `Keys::Custom`
+    /// commands (ZUNIONSTORE, SORT: the destination); (0, 0, 0) by default.
+    pub legacy_range: (i16, i16, i16),
     pub handler: Option<Handler>,
     pub subcommands: &'static [CommandSpec],
     pub group: &'static str,
@@ -162,6 +165,7 @@ impl CommandSpec {
             flags,
             acl: 0,
             keys,
+            legacy_range: (0, 0, 0),
             handler: Some(handler),
             subcommands: &[],
             group: "generic",
@@ -184,6 +188,7 @@ impl CommandSpec {
             flags: 0,
             acl: 0,
             keys: Keys::None,
+            legacy_range: (0, 0, 0),
             handler: None,
             subcommands,
             group: "server",
@@ -208,6 +213,11 @@ impl CommandSpec {
         self.group = group;
         self.since = since;
         self.summary = summary;
+        self
+    }
+
+    pub const fn legacy_range(mut self, first: i16, last: i16, step: i16) -> Self {
+        self.legacy_range = (first, last, step);
         self
     }
 
@@ -271,11 +281,16 @@ impl CommandSpec {
         (a >= 0 && argc as isize == a) || (a < 0 && argc as isize >= -a)
     }
 
-    /// (first, last, step) for `COMMAND INFO`; movable keys report 0, 0, 0.
+    /// (first, last, step) for `COMMAND INFO`; movable keys report their
+    /// `legacy_range`.
     pub fn key_range(&self) -> (i64, i64, i64) {
         match self.keys {
             Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
-            _ => (0, 0, 0),
+            Keys::Custom(_) => {
+                let (first, last, step) = self.legacy_range;
+                (first as i64, last as i64, step as i64)
+            }
+            Keys::None => (0, 0, 0),
         }
     }
 

@@ -96,12 +96,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(ZSET, "6.2.0", "Returns the union of sorted sets (and sets).")
         .complexity("O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
     CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, Keys::Custom(dest_and_numkeys_at_2), zunionstore)
+        .legacy_range(1, 1, 1)
         .doc(ZSET, "2.0.0", "Stores the union of sorted sets (and sets) in a key.")
         .complexity("O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
     CommandSpec::new("zinter", -3, READONLY, Keys::Custom(numkeys_at_1), zinter)
         .doc(ZSET, "6.2.0", "Returns the intersection of sorted sets (and sets).")
         .complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."),
     CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, Keys::Custom(dest_and_numkeys_at_2), zinterstore)
+        .legacy_range(1, 1, 1)
         .doc(ZSET, "2.0.0", "Stores the intersection of sorted sets (and sets) in a key.")
         .complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."),
     CommandSpec::new("zintercard", -3, READONLY, Keys::Custom(numkeys_at_1), zintercard)
@@ -111,6 +113,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(ZSET, "6.2.0", "Returns the members of the first sorted set that are in none of the others.")
         .complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
     CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, Keys::Custom(dest_and_numkeys_at_2), zdiffstore)
+        .legacy_range(1, 1, 1)
         .doc(ZSET, "6.2.0", "Stores the difference of sorted sets in a key.")
         .complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
     CommandSpec::new("zscan", -3, READONLY, key1(), zscan)
@@ -316,7 +319,7 @@ fn zadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if (flags.nx && (flags.gt || flags.lt)) || (flags.gt && flags.lt) {
         return Err(CmdError::Msg(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -985,7 +988,7 @@ fn zrandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
         4 if args.is(3, "withscores") => true,
         _ => return Err(CmdError::Syntax),
     };
-    if withscores && (count < -i64::MAX / 2 || count > i64::MAX / 2) {
+    if withscores && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
         return Err(CmdError::Msg("ERR value is out of range"));
     }
     let Some(z) = read_zset(&mut ctx.db, args.get(1))? else {
@@ -1343,5 +1346,438 @@ fn scan_score_text(score: f64, compact: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::config::Config;
     use crate::testkit::TestClient;
+
+    fn client_with_limits(entries: usize, value: usize) -> TestClient {
+        let config = Config {
+            zset_max_listpack_entries: entries,
+            zset_max_listpack_value: value,
+            enable_debug_command: "yes".into(),
+            ..Config::default()
+        };
+        TestClient::with_config(config)
+    }
+
+    fn encoding(t: &mut TestClient, key: &str) -> String {
+        let reply = t.run(&["DEBUG", "OBJECT", key]);
+        let at = reply.find("encoding:").expect("DEBUG OBJECT reply") + 9;
+        reply[at..].split(' ').next().unwrap().to_string()
+    }
+
+    /// Flat bulk strings of an array reply (RESP2), for compact assertions.
+    fn bulks(reply: &str) -> Vec<String> {
+        let lines: Vec<&str> = reply.split("\r\n").collect();
+        lines
+            .windows(2)
+            .filter(|w| w[0].starts_with('$') && w[0] != "$-1")
+            .map(|w| w[1].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn zadd_flags_and_replies() {
+        let mut t = TestClient::new();
+        assert_eq!(t.run(&["ZADD", "z", "1", "a", "2", "b"]), ":2\r\n");
+        assert_eq!(
+            t.run(&["ZADD", "z", "CH", "5", "a", "2", "b", "3", "c"]),
+            ":2\r\n"
+        );
+        assert_eq!(t.run(&["ZADD", "z", "NX", "9", "a", "4", "d"]), ":1\r\n");
+        assert_eq!(
+            t.run(&["ZADD", "z", "XX", "CH", "9", "a", "1", "e"]),
+            ":1\r\n"
+        );
+        assert_eq!(
+            t.run(&["ZADD", "z", "GT", "CH", "1", "a", "10", "b"]),
+            ":1\r\n"
+        );
+        assert_eq!(
+            t.run(&["ZADD", "z", "LT", "CH", "20", "b", "0", "c"]),
+            ":1\r\n"
+        );
+        assert_eq!(t.run(&["ZADD", "z", "INCR", "1.5", "c"]), "$3\r\n1.5\r\n");
+        assert_eq!(t.run(&["ZADD", "z", "XX", "INCR", "1", "nope"]), "$-1\r\n");
+        assert_eq!(t.run(&["ZADD", "z", "GT", "INCR", "-1", "c"]), "$-1\r\n");
+        assert_eq!(
+            bulks(&t.run(&["ZRANGE", "z", "0", "-1", "WITHSCORES"])),
+            ["c", "1.5", "d", "4", "a", "9", "b", "10"]
+        );
+        assert_eq!(t.run(&["ZADD", "missing", "XX", "1", "a"]), ":0\r\n");
+        assert_eq!(t.run(&["EXISTS", "missing"]), ":0\r\n");
+    }
+
+    #[test]
+    fn zadd_errors() {
+        let mut t = TestClient::new();
+        for (args, err) in [
+            (
+                &["ZADD", "z", "NX", "XX", "1", "a"][..],
+                "-ERR XX and NX options at the same time are not compatible\r\n",
+            ),
+            (
+                &["ZADD", "z", "GT", "LT", "1", "a"],
+                "-ERR GT, LT, and/or NX options at the same time are not compatible\r\n",
+            ),
+            (
+                &["ZADD", "z", "INCR", "1", "a", "2", "b"],
+                "-ERR INCR option supports a single increment-element pair\r\n",
+            ),
+            (&["ZADD", "z", "1", "a", "2"], "-ERR syntax error\r\n"),
+            (
+                &["ZADD", "z", "nan", "a"],
+                "-ERR value is not a valid float\r\n",
+            ),
+            (
+                &["ZINCRBY", "z", "x", "a"],
+                "-ERR value is not a valid float\r\n",
+            ),
+        ] {
+            assert_eq!(t.run(args), err, "{args:?}");
+        }
+        t.run(&["ZADD", "z", "inf", "a"]);
+        assert_eq!(
+            t.run(&["ZINCRBY", "z", "-inf", "a"]),
+            "-ERR resulting score is not a number (NaN)\r\n"
+        );
+        t.run(&["SET", "s", "x"]);
+        assert!(t.run(&["ZADD", "s", "1", "a"]).starts_with("-WRONGTYPE"));
+        assert!(t.run(&["ZRANGE", "s", "0", "-1"]).starts_with("-WRONGTYPE"));
+    }
+
+    #[test]
+    fn ranges_by_rank_score_and_lex() {
+        let mut t = TestClient::new();
+        t.run(&[
+            "ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e",
+        ]);
+        assert_eq!(bulks(&t.run(&["ZRANGE", "z", "-2", "-1"])), ["d", "e"]);
+        assert_eq!(bulks(&t.run(&["ZRANGE", "z", "0", "1", "REV"])), ["e", "d"]);
+        assert_eq!(
+            bulks(&t.run(&["ZRANGE", "z", "(1", "3", "BYSCORE"])),
+            ["b", "c"]
+        );
+        assert_eq!(
+            bulks(&t.run(&[
+                "ZRANGE", "z", "+inf", "(2", "BYSCORE", "REV", "LIMIT", "1", "2"
+            ])),
+            ["d", "c"]
+        );
+        assert_eq!(
+            bulks(&t.run(&["ZREVRANGEBYSCORE", "z", "4", "2"])),
+            ["d", "c", "b"]
+        );
+        assert_eq!(t.run(&["ZCOUNT", "z", "(1", "(5"]), ":3\r\n");
+        assert_eq!(
+            t.run(&["ZRANGEBYSCORE", "z", "x", "1"]),
+            "-ERR min or max is not a float\r\n"
+        );
+        t.run(&["ZADD", "l", "0", "a", "0", "b", "0", "c", "0", "d"]);
+        assert_eq!(bulks(&t.run(&["ZRANGEBYLEX", "l", "(a", "[c"])), ["b", "c"]);
+        assert_eq!(
+            bulks(&t.run(&["ZREVRANGEBYLEX", "l", "+", "(b"])),
+            ["d", "c"]
+        );
+        assert_eq!(t.run(&["ZLEXCOUNT", "l", "-", "+"]), ":4\r\n");
+        assert_eq!(
+            t.run(&["ZLEXCOUNT", "l", "a", "+"]),
+            "-ERR min or max not valid string range item\r\n"
+        );
+        assert_eq!(t.run(&["ZRANGESTORE", "d", "z", "1", "2"]), ":2\r\n");
+        assert_eq!(bulks(&t.run(&["ZRANGE", "d", "0", "-1"])), ["b", "c"]);
+        assert_eq!(t.run(&["ZRANGESTORE", "d", "z", "9", "10"]), ":0\r\n");
+        assert_eq!(t.run(&["EXISTS", "d"]), ":0\r\n");
+    }
+
+    #[test]
+    fn removals_delete_emptied_keys() {
+        let mut t = TestClient::new();
+        t.run(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+        assert_eq!(t.run(&["ZREMRANGEBYSCORE", "z", "(1", "2"]), ":1\r\n");
+        assert_eq!(t.run(&["ZREMRANGEBYRANK", "z", "-1", "-1"]), ":1\r\n");
+        assert_eq!(t.run(&["ZREM", "z", "a", "x"]), ":1\r\n");
+        assert_eq!(t.run(&["EXISTS", "z"]), ":0\r\n");
+        t.run(&["ZADD", "p", "1", "a", "2", "b"]);
+        assert_eq!(bulks(&t.run(&["ZPOPMAX", "p", "5"])), ["b", "2", "a", "1"]);
+        assert_eq!(t.run(&["EXISTS", "p"]), ":0\r\n");
+        t.run(&["ZADD", "q", "1", "a"]);
+        assert_eq!(
+            t.run(&["ZMPOP", "2", "p", "q", "MIN"]),
+            "*2\r\n$1\r\nq\r\n*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"
+        );
+        assert_eq!(t.run(&["ZMPOP", "2", "p", "q", "MIN"]), "*-1\r\n");
+    }
+
+    #[test]
+    fn resp3_shapes_follow_redis_7_0() {
+        let mut t = TestClient::new();
+        t.run(&["HELLO", "3"]);
+        t.run(&["ZADD", "z", "1", "a", "2", "b"]);
+        assert_eq!(t.run(&["ZSCORE", "z", "a"]), ",1\r\n");
+        assert_eq!(t.run(&["ZSCORE", "z", "x"]), "_\r\n");
+        assert_eq!(
+            t.run(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+            "*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,2\r\n"
+        );
+        assert_eq!(t.run(&["ZPOPMIN", "z"]), "*2\r\n$1\r\na\r\n,1\r\n");
+        assert_eq!(
+            t.run(&["ZPOPMIN", "z", "1"]),
+            "*1\r\n*2\r\n$1\r\nb\r\n,2\r\n"
+        );
+        assert_eq!(t.run(&["ZMPOP", "1", "z", "MIN"]), "_\r\n");
+    }
+
+    #[test]
+    fn set_operations() {
+        let mut t = TestClient::new();
+        t.run(&["ZADD", "a", "1", "x", "2", "y"]);
+        t.run(&["ZADD", "b", "10", "y", "20", "z"]);
+        assert_eq!(
+            bulks(&t.run(&["ZUNION", "2", "a", "b", "WEIGHTS", "2", "1", "WITHSCORES"])),
+            ["x", "2", "y", "14", "z", "20"]
+        );
+        assert_eq!(
+            bulks(&t.run(&["ZINTER", "2", "a", "b", "AGGREGATE", "MIN", "WITHSCORES"])),
+            ["y", "2"]
+        );
+        assert_eq!(bulks(&t.run(&["ZDIFF", "2", "b", "a"])), ["z"]);
+        assert_eq!(
+            t.run(&["ZINTERCARD", "2", "a", "b", "LIMIT", "5"]),
+            ":1\r\n"
+        );
+        assert_eq!(t.run(&["ZUNIONSTORE", "d", "2", "a", "b"]), ":3\r\n");
+        assert_eq!(t.run(&["ZDIFFSTORE", "d", "2", "a", "a"]), ":0\r\n");
+        assert_eq!(t.run(&["EXISTS", "d"]), ":0\r\n");
+        assert_eq!(
+            t.run(&["ZUNION", "0", "a"]),
+            "-ERR at least 1 input key is needed for 'zunion' command\r\n"
+        );
+        assert_eq!(
+            t.run(&["ZDIFF", "1", "a", "WEIGHTS", "1"]),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            t.run(&["ZUNION", "1", "a", "WEIGHTS", "x"]),
+            "-ERR weight value is not a float\r\n"
+        );
+    }
+
+    #[test]
+    fn encodings_convert_at_the_thresholds() {
+        let mut t = client_with_limits(3, 5);
+        t.run(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+        assert_eq!(encoding(&mut t, "z"), "listpack");
+        t.run(&["ZADD", "z", "4", "d"]);
+        assert_eq!(encoding(&mut t, "z"), "skiplist");
+        t.run(&["ZREM", "z", "d"]);
+        assert_eq!(encoding(&mut t, "z"), "skiplist");
+        t.run(&["ZRANGESTORE", "s", "z", "0", "1"]);
+        assert_eq!(encoding(&mut t, "s"), "listpack");
+        t.run(&["ZADD", "s", "1", "longer"]);
+        assert_eq!(encoding(&mut t, "s"), "skiplist");
+        t.run(&["ZADD", "long", "1", "longer"]);
+        assert_eq!(encoding(&mut t, "long"), "skiplist");
+        assert_eq!(t.run(&["ZRANK", "z", "c"]), ":2\r\n");
+        assert_eq!(t.run(&["ZREVRANK", "z", "c"]), ":0\r\n");
+    }
+
+    #[test]
+    fn zscan_visits_every_member_of_a_large_set() {
+        let mut t = client_with_limits(4, 64);
+        for i in 0..300 {
+            t.run(&["ZADD", "z", &i.to_string(), &format!("m{i}")]);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let reply = t.run(&["ZSCAN", "z", &cursor, "COUNT", "20"]);
+            let items = bulks(&reply);
+            cursor = items[0].clone();
+            for pair in items[1..].chunks(2) {
+                assert_eq!(pair[0], format!("m{}", pair[1]));
+                seen.insert(pair[0].clone());
+            }
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 300);
+        assert_eq!(t.run(&["ZSCAN", "z", "x"]), "-ERR invalid cursor\r\n");
+        assert_eq!(t.run(&["ZSCAN", "nope", "0"]), "*2\r\n$1\r\n0\r\n*0\r\n");
+    }
+
+    #[test]
+    fn zrandmember_counts() {
+        let mut t = TestClient::new();
+        t.run(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+        let distinct = bulks(&t.run(&["ZRANDMEMBER", "z", "2"]));
+        assert_eq!(distinct.len(), 2);
+        assert_ne!(distinct[0], distinct[1]);
+        assert_eq!(bulks(&t.run(&["ZRANDMEMBER", "z", "-7"])).len(), 7);
+        assert_eq!(
+            bulks(&t.run(&["ZRANDMEMBER", "z", "9", "WITHSCORES"])).len(),
+            6
+        );
+        assert_eq!(t.run(&["ZRANDMEMBER", "nope"]), "$-1\r\n");
+        assert_eq!(
+            t.run(&["ZRANDMEMBER", "z", "1", "x"]),
+            "-ERR syntax error\r\n"
+        );
+    }
+
+    #[test]
+    fn numkeys_key_positions() {
+        let owned: crate::cmd::args::OwnedArgs =
+            ["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"]
+                .iter()
+                .collect();
+        let mut out = Vec::new();
+        dest_and_numkeys_at_2(&owned.view(), &mut out);
+        assert_eq!(out, [1, 3, 4]);
+        let owned: crate::cmd::args::OwnedArgs = ["ZMPOP", "x", "a"].iter().collect();
+        out.clear();
+        numkeys_at_1(&owned.view(), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn score_bounds_read_like_strtod() {
+        let b = |t: &str| parse_score_bound(t.as_bytes()).map(|b| (b.value, b.exclusive));
+        assert_eq!(b("(1.5"), Some((1.5, true)));
+        assert_eq!(b(""), Some((0.0, false)));
+        assert_eq!(b(" 2"), Some((2.0, false)));
+        assert_eq!(b("1e400"), Some((f64::INFINITY, false)));
+        assert_eq!(b("0x10"), Some((16.0, false)));
+        assert_eq!(b("nan"), None);
+        assert_eq!(b("1x"), None);
+    }
+
+    mod model {
+        //! Random command sequences against a `BTreeMap` model of a sorted set.
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::BTreeMap;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Add(u8, i8),
+            Incr(u8, i8),
+            Rem(u8),
+            RemRank(i8, i8),
+            PopMin(u8),
+            RangeByScore(i8, i8),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => (0..24u8, -5..5i8).prop_map(|(m, s)| Op::Add(m, s)),
+                1 => (0..24u8, -3..3i8).prop_map(|(m, s)| Op::Incr(m, s)),
+                2 => (0..24u8).prop_map(Op::Rem),
+                1 => (-6..6i8, -6..6i8).prop_map(|(a, b)| Op::RemRank(a, b)),
+                1 => (0..3u8).prop_map(Op::PopMin),
+                1 => (-5..5i8, -5..5i8).prop_map(|(a, b)| Op::RangeByScore(a, b)),
+            ]
+        }
+
+        /// Model order: (score, member) ascending.
+        fn ordered(model: &BTreeMap<String, i64>) -> Vec<(String, i64)> {
+            let mut v: Vec<_> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
+            v.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+            v
+        }
+
+        fn name(m: u8) -> String {
+            format!("m{m:02}")
+        }
+
+        fn apply(t: &mut TestClient, model: &mut BTreeMap<String, i64>, op: &Op) {
+            match op {
+                Op::Add(m, s) => {
+                    let fresh = !model.contains_key(&name(*m));
+                    let reply = t.run(&["ZADD", "z", &s.to_string(), &name(*m)]);
+                    assert_eq!(reply, format!(":{}\r\n", fresh as i32));
+                    model.insert(name(*m), *s as i64);
+                }
+                Op::Incr(m, s) => {
+                    let v = model.entry(name(*m)).or_insert(0);
+                    *v += *s as i64;
+                    let reply = t.run(&["ZINCRBY", "z", &s.to_string(), &name(*m)]);
+                    assert_eq!(bulks(&reply), [v.to_string()]);
+                }
+                Op::Rem(m) => {
+                    let had = model.remove(&name(*m)).is_some();
+                    assert_eq!(
+                        t.run(&["ZREM", "z", &name(*m)]),
+                        format!(":{}\r\n", had as i32)
+                    );
+                }
+                Op::RemRank(a, b) => {
+                    let all = ordered(model);
+                    let removed = match clamp_ranks(*a as i64, *b as i64, all.len()) {
+                        Some((lo, hi)) => &all[lo..=hi],
+                        None => &all[0..0],
+                    };
+                    removed.iter().for_each(|(m, _)| {
+                        model.remove(m);
+                    });
+                    let reply = t.run(&["ZREMRANGEBYRANK", "z", &a.to_string(), &b.to_string()]);
+                    assert_eq!(reply, format!(":{}\r\n", removed.len()));
+                }
+                Op::PopMin(n) => {
+                    let all = ordered(model);
+                    let popped: Vec<String> = all
+                        .iter()
+                        .take(*n as usize)
+                        .flat_map(|(m, s)| [m.clone(), s.to_string()])
+                        .collect();
+                    all.iter().take(*n as usize).for_each(|(m, _)| {
+                        model.remove(m);
+                    });
+                    assert_eq!(bulks(&t.run(&["ZPOPMIN", "z", &n.to_string()])), popped);
+                }
+                Op::RangeByScore(a, b) => {
+                    let want: Vec<String> = ordered(model)
+                        .into_iter()
+                        .filter(|(_, s)| *s >= *a as i64 && *s <= *b as i64)
+                        .map(|(m, _)| m)
+                        .collect();
+                    let reply = t.run(&["ZRANGEBYSCORE", "z", &a.to_string(), &b.to_string()]);
+                    assert_eq!(bulks(&reply), want);
+                }
+            }
+        }
+
+        fn check(t: &mut TestClient, model: &BTreeMap<String, i64>) {
+            let want: Vec<String> = ordered(model)
+                .into_iter()
+                .flat_map(|(m, s)| [m, s.to_string()])
+                .collect();
+            assert_eq!(
+                bulks(&t.run(&["ZRANGE", "z", "0", "-1", "WITHSCORES"])),
+                want
+            );
+            assert_eq!(t.run(&["ZCARD", "z"]), format!(":{}\r\n", model.len()));
+            assert_eq!(
+                t.run(&["EXISTS", "z"]),
+                format!(":{}\r\n", !model.is_empty() as i32)
+            );
+            for (rank, (m, _)) in ordered(model).iter().enumerate() {
+                assert_eq!(t.run(&["ZRANK", "z", m]), format!(":{rank}\r\n"));
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+            #[test]
+            fn zset_matches_model(ops in proptest::collection::vec(op(), 1..80), entries in 0usize..12) {
+                let mut t = client_with_limits(entries, 64);
+                let mut model = BTreeMap::new();
+                for op in &ops {
+                    apply(&mut t, &mut model, op);
+                    check(&mut t, &model);
+                }
+            }
+        }
+    }
 }
