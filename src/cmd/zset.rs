@@ -997,22 +997,37 @@ fn zrandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     let rng = &mut ctx.client.rng;
     let len = z.len();
-    let ranks: Vec<usize> = if count < 0 {
-        let n = count.unsigned_abs() as usize;
-        (0..n).map(|_| rng.random_range(0..len)).collect()
-    } else if count as usize >= len {
-        (0..len).collect()
-    } else {
-        rand::seq::index::sample(rng, len, count as usize).into_vec()
+    // Negative counts allow repeats and are written as drawn, so a huge
+    // count needs no buffer; positive ones pick distinct ranks.
+    let distinct: Vec<usize> = match count {
+        c if c < 0 => Vec::new(),
+        c if c as usize >= len => (0..len).collect(),
+        c => rand::seq::index::sample(rng, len, c as usize).into_vec(),
     };
-    let entries: Vec<(Vec<u8>, f64)> = ranks
-        .into_iter()
-        .map(|r| {
-            let (m, s) = z.at_rank(r).expect("rank in range");
-            (m.to_vec(), s)
-        })
-        .collect();
-    reply_entries(ctx.out, &entries, withscores);
+    let n = if count < 0 {
+        count.unsigned_abs() as usize
+    } else {
+        distinct.len()
+    };
+    let out = &mut *ctx.out;
+    if withscores {
+        pairs_header(out, n);
+    } else {
+        out.array(n);
+    }
+    let mut emit = |rank: usize| {
+        let (m, s) = z.at_rank(rank).expect("rank in range");
+        if withscores {
+            pair(out, m, s);
+        } else {
+            out.bulk(m);
+        }
+    };
+    if count < 0 {
+        (0..n).for_each(|_| emit(rng.random_range(0..len)));
+    } else {
+        distinct.into_iter().for_each(emit);
+    }
     Ok(())
 }
 
