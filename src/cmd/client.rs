@@ -538,8 +538,8 @@ fn unpause(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// CLIENT UNBLOCK id [TIMEOUT|ERROR]. Replies 0 unless the client is blocked;
-/// blocked clients are woken by the blocking-commands module once it exists.
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: wakes a blocked client with its timeout
+/// reply or the UNBLOCKED error; replies 1 when it was blocked.
 fn unblock(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if args.len() > 4 {
         return Err(wrong_subcommand_args(args));
@@ -553,11 +553,12 @@ fn unblock(ctx: &mut Ctx, args: &Args) -> CmdResult {
             "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
         ));
     }
-    let blocked = u64::try_from(id)
-        .ok()
-        .and_then(|id| ctx.server.clients.get(id))
-        .is_some_and(|h| h.has_flag(cflag::BLOCKED));
-    ctx.out.int(blocked as i64);
+    let error = args
+        .get_opt(3)
+        .is_some_and(|r| r.eq_ignore_ascii_case(b"error"));
+    let unblocked =
+        u64::try_from(id).is_ok_and(|id| ctx.server.keyspace.blocking.unblock(id, error));
+    ctx.out.int(unblocked as i64);
     Ok(())
 }
 

@@ -1,5 +1,572 @@
-//! PLACEHOLDER: the hash family's commands land here.
+//! Hash commands: HSET and friends, the counters, HRANDFIELD and HSCAN.
+//!
+//! A hash that loses its last field is deleted, as in Redis. Writes read the
+//! listpack thresholds from the config once per command ([`limits`]).
 
-use super::spec::CommandSpec;
+use super::spec::{CommandSpec, flag::*, key1};
+use super::string::long_double::{LongDouble, Parsed};
+use super::{Args, CmdError, CmdResult, Ctx};
+use crate::db::hash::{Hash, HashLimits};
+use crate::db::{Db, Value};
+use crate::protocol::Reply;
+use crate::protocol::parse::parse_i64;
+use crate::server::Server;
+use crate::util::glob::glob_match;
 
-pub static COMMANDS: &[CommandSpec] = &[];
+const HASH: &str = "hash";
+const ORDER_TIP: &[&str] = &["nondeterministic_output_order"];
+const RANDOM_TIP: &[&str] = &["nondeterministic_output"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("hset", -4, WRITE | DENYOOM | FAST, key1(), hset)
+        .doc(HASH, "2.0.0", "Sets one or more fields of a hash, creating the hash if needed.")
+        .complexity("O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs."),
+    CommandSpec::new("hmset", -4, WRITE | DENYOOM | FAST, key1(), hmset)
+        .doc(HASH, "2.0.0", "Sets several fields of a hash (old form of HSET that replies OK).")
+        .complexity("O(N) where N is the number of fields being set."),
+    CommandSpec::new("hsetnx", 4, WRITE | DENYOOM | FAST, key1(), hsetnx)
+        .doc(HASH, "2.0.0", "Sets a hash field only when it does not exist yet."),
+    CommandSpec::new("hget", 3, READONLY | FAST, key1(), hget)
+        .doc(HASH, "2.0.0", "Returns the value of one hash field."),
+    CommandSpec::new("hmget", -3, READONLY | FAST, key1(), hmget)
+        .doc(HASH, "2.0.0", "Returns the values of several hash fields.")
+        .complexity("O(N) where N is the number of fields being requested."),
+    CommandSpec::new("hdel", -3, WRITE | FAST, key1(), hdel)
+        .doc(HASH, "2.0.0", "Deletes fields from a hash, and the hash once it is empty.")
+        .complexity("O(N) where N is the number of fields to be removed."),
+    CommandSpec::new("hlen", 2, READONLY | FAST, key1(), hlen)
+        .doc(HASH, "2.0.0", "Returns the number of fields in a hash."),
+    CommandSpec::new("hstrlen", 3, READONLY | FAST, key1(), hstrlen)
+        .doc(HASH, "3.2.0", "Returns the length of a hash field's value."),
+    CommandSpec::new("hexists", 3, READONLY | FAST, key1(), hexists)
+        .doc(HASH, "2.0.0", "Tells whether a hash has a field."),
+    CommandSpec::new("hkeys", 2, READONLY, key1(), hkeys)
+        .doc(HASH, "2.0.0", "Returns every field name of a hash.")
+        .complexity("O(N) where N is the size of the hash.")
+        .tips(ORDER_TIP),
+    CommandSpec::new("hvals", 2, READONLY, key1(), hvals)
+        .doc(HASH, "2.0.0", "Returns every value of a hash.")
+        .complexity("O(N) where N is the size of the hash.")
+        .tips(ORDER_TIP),
+    CommandSpec::new("hgetall", 2, READONLY, key1(), hgetall)
+        .doc(HASH, "2.0.0", "Returns every field and value of a hash.")
+        .complexity("O(N) where N is the size of the hash.")
+        .tips(ORDER_TIP),
+    CommandSpec::new("hincrby", 4, WRITE | DENYOOM | FAST, key1(), hincrby)
+        .doc(HASH, "2.0.0", "Adds an integer to a hash field's integer value."),
+    CommandSpec::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, key1(), hincrbyfloat)
+        .doc(HASH, "2.6.0", "Adds a floating point number to a hash field's numeric value."),
+    CommandSpec::new("hrandfield", -2, READONLY, key1(), hrandfield)
+        .doc(HASH, "6.2.0", "Returns one or more random fields of a hash, optionally with their values.")
+        .complexity("O(N) where N is the number of fields returned")
+        .tips(RANDOM_TIP),
+    CommandSpec::new("hscan", -3, READONLY, key1(), hscan)
+        .doc(HASH, "2.8.0", "Iterates over the fields and values of a hash.")
+        .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")
+        .tips(RANDOM_TIP),
+];
+
+// ---- shared helpers ----
+
+fn hash_of(value: &Value) -> Result<&Hash, CmdError> {
+    match value {
+        Value::Hash(h) => Ok(h),
+        _ => Err(CmdError::WrongType),
+    }
+}
+
+fn hash_of_mut(value: &mut Value) -> Result<&mut Hash, CmdError> {
+    match value {
+        Value::Hash(h) => Ok(h),
+        _ => Err(CmdError::WrongType),
+    }
+}
+
+/// Looks a hash up for reading (counts a hit or miss): None when missing,
+/// WRONGTYPE when the key holds another type.
+fn read_hash<'d>(db: &'d mut Db<'_, '_>, key: &[u8]) -> Result<Option<&'d Hash>, CmdError> {
+    db.read(key).map(|e| hash_of(&e.value)).transpose()
+}
+
+/// The hash at `key` for writing, created empty when missing (creating it
+/// counts as the command's first change). Callers must leave it non-empty.
+fn hash_for_write<'d>(
+    db: &'d mut Db<'_, '_>,
+    key: &[u8],
+) -> Result<(&'d mut Hash, Written), CmdError> {
+    let created = !db.contains(key);
+    if created {
+        db.set(key, Value::Hash(Hash::default()));
+    }
+    let entry = db.get(key).expect("key exists: just checked or created");
+    Ok((hash_of_mut(&mut entry.value)?, Written { created }))
+}
+
+/// Whether [`hash_for_write`] created the key, so the change is recorded once.
+struct Written {
+    created: bool,
+}
+
+impl Written {
+    /// Records `changes` changes to `key` (Redis counts one per field written).
+    fn record(self, db: &mut Db, key: &[u8], changes: u64) {
+        if changes == 0 {
+            return;
+        }
+        if !self.created {
+            db.modified(key);
+        }
+        db.add_dirty(changes - 1);
+    }
+}
+
+/// The listpack thresholds, read once per command.
+fn limits(server: &Server) -> HashLimits {
+    HashLimits::from_config(&server.config.read())
+}
+
+/// Header of an array of `count` field/value pairs: flat in RESP2, one
+/// two-element array per pair in RESP3 (Redis's shape for HRANDFIELD
+/// WITHVALUES).
+fn pairs_header(out: &mut Reply, count: usize) {
+    if out.resp3 {
+        out.array(count);
+    } else {
+        out.array(count * 2);
+    }
+}
+
+fn reply_pair(out: &mut Reply, field: &[u8], value: &[u8]) {
+    if out.resp3 {
+        out.array(2);
+    }
+    out.bulk(field);
+    out.bulk(value);
+}
+
+// ---- setters ----
+
+/// Sets the field/value pairs from argument 2 on; returns how many were new.
+fn set_pairs(ctx: &mut Ctx, args: &Args) -> Result<i64, CmdError> {
+    if args.len() % 2 != 0 {
+        return Err(CmdError::msg(format!(
+            "ERR wrong number of arguments for '{}' command",
+            args.str(0).to_ascii_lowercase()
+        )));
+    }
+    let limits = limits(ctx.server);
+    let key = args.get(1);
+    let (hash, written) = hash_for_write(&mut ctx.db, key)?;
+    let mut added = 0;
+    for i in (2..args.len()).step_by(2) {
+        added += hash.set(args.get(i), args.get(i + 1), limits) as i64;
+    }
+    written.record(&mut ctx.db, key, (args.len() as u64 - 2) / 2);
+    Ok(added)
+}
+
+fn hset(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let added = set_pairs(ctx, args)?;
+    ctx.out.int(added);
+    Ok(())
+}
+
+fn hmset(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    set_pairs(ctx, args)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn hsetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (key, field) = (args.get(1), args.get(2));
+    let limits = limits(ctx.server);
+    let (hash, written) = hash_for_write(&mut ctx.db, key)?;
+    let added = !hash.contains(field) && hash.set(field, args.get(3), limits);
+    written.record(&mut ctx.db, key, added as u64);
+    ctx.out.int(added as i64);
+    Ok(())
+}
+
+fn hdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let key = args.get(1);
+    let Some(entry) = ctx.db.get(key) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let hash = hash_of_mut(&mut entry.value)?;
+    let removed = args.iter().skip(2).filter(|f| hash.remove(f)).count();
+    let now_empty = hash.is_empty();
+    if now_empty {
+        ctx.db.remove(key);
+    } else if removed > 0 {
+        ctx.db.modified(key);
+    }
+    // One change per deleted field, as Redis counts them.
+    ctx.db.add_dirty((removed as u64).saturating_sub(1));
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+// ---- getters ----
+
+fn hget(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    match read_hash(&mut ctx.db, args.get(1))?.and_then(|h| h.get(args.get(2))) {
+        Some(value) => ctx.out.bulk(value),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn hmget(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let hash = read_hash(&mut ctx.db, args.get(1))?;
+    ctx.out.array(args.len() - 2);
+    for field in args.iter().skip(2) {
+        match hash.and_then(|h| h.get(field)) {
+            Some(value) => ctx.out.bulk(value),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn hlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let len = read_hash(&mut ctx.db, args.get(1))?.map_or(0, Hash::len);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn hstrlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let hash = read_hash(&mut ctx.db, args.get(1))?;
+    let len = hash.and_then(|h| h.get(args.get(2))).map_or(0, <[u8]>::len);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn hexists(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let hash = read_hash(&mut ctx.db, args.get(1))?;
+    let found = hash.is_some_and(|h| h.contains(args.get(2)));
+    ctx.out.int(found as i64);
+    Ok(())
+}
+
+/// What HKEYS, HVALS and HGETALL return of each pair.
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Fields,
+    Values,
+    Both,
+}
+
+fn reply_all(ctx: &mut Ctx, args: &Args, part: Part) -> CmdResult {
+    let hash = read_hash(&mut ctx.db, args.get(1))?;
+    let len = hash.map_or(0, Hash::len);
+    if part == Part::Both {
+        ctx.out.map(len);
+    } else {
+        ctx.out.array(len);
+    }
+    for (field, value) in hash.into_iter().flat_map(Hash::iter) {
+        if part != Part::Values {
+            ctx.out.bulk(field);
+        }
+        if part != Part::Fields {
+            ctx.out.bulk(value);
+        }
+    }
+    Ok(())
+}
+
+fn hkeys(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    reply_all(ctx, args, Part::Fields)
+}
+
+fn hvals(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    reply_all(ctx, args, Part::Values)
+}
+
+fn hgetall(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    reply_all(ctx, args, Part::Both)
+}
+
+// ---- counters ----
+
+fn hincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let incr = args.int(3)?;
+    let (key, field) = (args.get(1), args.get(2));
+    let current = match ctx.db.get(key).map(|e| hash_of(&e.value)).transpose()? {
+        Some(hash) => match hash.get(field) {
+            Some(text) => {
+                parse_i64(text).ok_or(CmdError::Msg("ERR hash value is not an integer"))?
+            }
+            None => 0,
+        },
+        None => 0,
+    };
+    let sum = current.checked_add(incr).ok_or(CmdError::Overflow)?;
+    let limits = limits(ctx.server);
+    let (hash, written) = hash_for_write(&mut ctx.db, key)?;
+    hash.set(field, itoa::Buffer::new().format(sum).as_bytes(), limits);
+    written.record(&mut ctx.db, key, 1);
+    ctx.out.int(sum);
+    Ok(())
+}
+
+const NAN_OR_INFINITY: CmdError = CmdError::Msg("ERR increment would produce NaN or Infinity");
+
+fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let incr = match LongDouble::parse(args.get(3)) {
+        Some(Parsed::Finite(v)) => v,
+        Some(Parsed::Infinite) => return Err(CmdError::Msg("ERR value is NaN or Infinity")),
+        None => return Err(CmdError::NotFloat),
+    };
+    let (key, field) = (args.get(1), args.get(2));
+    let current = match ctx.db.get(key).map(|e| hash_of(&e.value)).transpose()? {
+        Some(hash) => match hash.get(field).map(LongDouble::parse) {
+            Some(Some(Parsed::Finite(v))) => v,
+            // An infinite stored value parses, then makes the sum infinite.
+            Some(Some(Parsed::Infinite)) => return Err(NAN_OR_INFINITY),
+            Some(None) => return Err(CmdError::Msg("ERR hash value is not a float")),
+            None => LongDouble::from_i64(0),
+        },
+        None => LongDouble::from_i64(0),
+    };
+    let text = current
+        .add(incr)
+        .map(LongDouble::to_redis_string)
+        .ok_or(NAN_OR_INFINITY)?;
+    let limits = limits(ctx.server);
+    let (hash, written) = hash_for_write(&mut ctx.db, key)?;
+    hash.set(field, text.as_bytes(), limits);
+    written.record(&mut ctx.db, key, 1);
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+// ---- HRANDFIELD ----
+
+fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    if args.len() == 2 {
+        let hash = read_hash(&mut ctx.db, args.get(1))?;
+        match hash.and_then(|h| h.random(&mut ctx.client.rng)) {
+            Some((field, _)) => ctx.out.bulk(field),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    }
+    let count = args.int(2)?;
+    if count == i64::MIN {
+        return Err(CmdError::Msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    let with_values = match args.len() {
+        3 => false,
+        4 if args.is(3, "withvalues") => true,
+        _ => return Err(CmdError::Syntax),
+    };
+    // Twice the count must still fit: RESP2 replies count*2 elements.
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return Err(CmdError::Msg("ERR value is out of range"));
+    }
+    let Some(hash) = read_hash(&mut ctx.db, args.get(1))? else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let rng = &mut ctx.client.rng;
+    if count < 0 {
+        reply_with_repeats(
+            ctx.out,
+            hash,
+            count.unsigned_abs() as usize,
+            with_values,
+            rng,
+        );
+        return Ok(());
+    }
+    let picked = pick_distinct(hash, count as usize, rng);
+    if with_values {
+        pairs_header(ctx.out, picked.len());
+        for (field, value) in picked {
+            reply_pair(ctx.out, field, value);
+        }
+    } else {
+        ctx.out.array(picked.len());
+        for (field, _) in picked {
+            ctx.out.bulk(field);
+        }
+    }
+    Ok(())
+}
+
+/// HRANDFIELD with a negative count: `count` independent picks, written as
+/// they are drawn (a huge count must not allocate up front).
+fn reply_with_repeats(
+    out: &mut Reply,
+    hash: &Hash,
+    count: usize,
+    with_values: bool,
+    rng: &mut impl rand::Rng,
+) {
+    use rand::RngExt;
+    if with_values {
+        pairs_header(out, count);
+    } else {
+        out.array(count);
+    }
+    // A packed hash has no random access: index a list of its pairs.
+    let packed: Vec<_> = if hash.is_packed() {
+        hash.iter().collect()
+    } else {
+        Vec::new()
+    };
+    for _ in 0..count {
+        let pair = if packed.is_empty() {
+            hash.random(rng)
+        } else {
+            Some(packed[rng.random_range(0..packed.len())])
+        };
+        let Some((field, value)) = pair else { return };
+        if with_values {
+            reply_pair(out, field, value);
+        } else {
+            out.bulk(field);
+        }
+    }
+}
+
+/// Up to `wanted` distinct pairs. Picks from a packed hash keep its order,
+/// as Redis's listpack sampling does.
+fn pick_distinct<'h>(
+    hash: &'h Hash,
+    wanted: usize,
+    rng: &mut impl rand::Rng,
+) -> Vec<(&'h [u8], &'h [u8])> {
+    use rand::RngExt;
+    let size = hash.len();
+    if wanted >= size {
+        return hash.iter().collect();
+    }
+    if hash.is_packed() {
+        // Selection sampling: each pair is kept with probability
+        // still-needed / still-left, which keeps the hash's order.
+        let mut needed = wanted;
+        let mut left = size;
+        return hash
+            .iter()
+            .filter(|_| {
+                let keep = rng.random_range(0..left) < needed;
+                left -= 1;
+                needed -= keep as usize;
+                keep
+            })
+            .collect();
+    }
+    if wanted * 3 > size {
+        // Most of the hash: shuffle a copy and keep a prefix.
+        let mut all: Vec<_> = hash.iter().collect();
+        for i in 0..wanted {
+            let j = rng.random_range(i..size);
+            all.swap(i, j);
+        }
+        all.truncate(wanted);
+        return all;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(wanted);
+    let mut picked = Vec::with_capacity(wanted);
+    while picked.len() < wanted {
+        if let Some(pair) = hash.random(rng) {
+            if seen.insert(pair.0) {
+                picked.push(pair);
+            }
+        }
+    }
+    picked
+}
+
+// ---- HSCAN ----
+
+/// Parses a SCAN cursor as Redis's `strtoul` check does: no leading space,
+/// an optional sign (a negative cursor wraps around), decimal digits only,
+/// and nothing beyond `u64`.
+pub(crate) fn parse_cursor(text: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::Msg("ERR invalid cursor");
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let value: u64 = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(invalid)?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// The MATCH and COUNT options of HSCAN.
+struct ScanOptions<'a> {
+    pattern: Option<&'a [u8]>,
+    count: usize,
+}
+
+fn parse_scan_options<'a>(args: &Args<'a>, from: usize) -> Result<ScanOptions<'a>, CmdError> {
+    let mut opts = ScanOptions {
+        pattern: None,
+        count: 10,
+    };
+    let mut i = from;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return Err(CmdError::Syntax);
+        }
+        if args.is(i, "count") {
+            let count = args.int(i + 1)?;
+            if count < 1 {
+                return Err(CmdError::Syntax);
+            }
+            opts.count = count as usize;
+        } else if args.is(i, "match") {
+            let pattern = args.get(i + 1);
+            // `*` matches everything: skip the matching altogether.
+            opts.pattern = (pattern != b"*").then_some(pattern);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok(opts)
+}
+
+fn hscan(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let cursor = parse_cursor(args.get(2))?;
+    let Some(hash) = read_hash(&mut ctx.db, args.get(1))? else {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let opts = parse_scan_options(args, 3)?;
+    let mut found = Vec::new();
+    let next = hash.scan(cursor, opts.count, |field, value| {
+        if opts.pattern.is_none_or(|p| glob_match(p, field, false)) {
+            found.push((field.to_vec(), value.to_vec()));
+        }
+    });
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    ctx.out.array(found.len() * 2);
+    for (field, value) in &found {
+        ctx.out.bulk(field);
+        ctx.out.bulk(value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -16,6 +16,7 @@ pub mod bitmap;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod expire;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
@@ -174,7 +175,14 @@ pub fn call(
     };
     let result = handler(&mut ctx, args);
     drop(ctx);
+    let deferred = after_handler(server, client, out, args, &mut locked, result.is_ok());
     drop(locked);
+    if !deferred.is_empty() {
+        server
+            .keyspace
+            .blocking
+            .serve_deferred(&server.keyspace, deferred);
+    }
     if let Err(e) = result {
         out.error(&e.to_string());
     }
@@ -190,6 +198,36 @@ pub fn call(
     // The one comparison fast commands pay for the slow log and latency monitor.
     if took.as_micros() as i64 >= server.stats.watch_threshold_us() {
         record_slow(server, client, args, spec, took);
+    }
+}
+
+/// Blocking hooks, run while the command's shard locks are still held: a
+/// blocking handler's request becomes a waiter (no push can slip in between),
+/// and keys this command changed serve the clients blocked on them. Returns
+/// keys whose serving needs shards not held (see `server::blocking`).
+#[inline]
+fn after_handler(
+    server: &Server,
+    client: &mut Client,
+    out: &Reply,
+    args: &Args<'_>,
+    locked: &mut crate::db::Locked<'_>,
+    succeeded: bool,
+) -> Vec<(usize, crate::db::Bytes24)> {
+    if let Some(request) = client.block.request.take()
+        && succeeded
+    {
+        let wait =
+            server
+                .keyspace
+                .blocking
+                .register(&client.handle, client.db, request, args, out.resp3);
+        client.block.wait = Some(wait);
+    }
+    if locked.has_ready() {
+        server.keyspace.blocking.serve_ready(locked)
+    } else {
+        Vec::new()
     }
 }
 
@@ -226,24 +264,26 @@ fn reject(server: &Server, id: usize, out: &mut Reply, msg: &str) {
 }
 
 fn unknown_command(server: &Server, out: &mut Reply, args: &Args<'_>) {
-    let name = String::from_utf8_lossy(args.first().unwrap_or_default());
+    // Redis formats these with `%s`, so each one ends at its first NUL byte.
+    let until_nul =
+        |arg: &'_ [u8]| -> usize { arg.iter().position(|&b| b == 0).unwrap_or(arg.len()) };
+    let first = args.first().unwrap_or_default();
+    let name = &first[..until_nul(first).min(128)];
     // Each quoted argument is cut so the list stays near 128 bytes, as Redis does.
-    let mut quoted = Vec::new();
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(name);
+    msg.extend_from_slice(b"', with args beginning with: ");
+    let quoted_start = msg.len();
     for arg in args.iter().skip(1) {
-        if quoted.len() >= 128 {
+        let quoted = msg.len() - quoted_start;
+        if quoted >= 128 {
             break;
         }
-        let room = 128 - quoted.len();
-        quoted.push(b'\'');
-        quoted.extend_from_slice(&arg[..arg.len().min(room)]);
-        quoted.extend_from_slice(b"' ");
+        msg.push(b'\'');
+        msg.extend_from_slice(&arg[..until_nul(arg).min(128 - quoted)]);
+        msg.extend_from_slice(b"' ");
     }
-    let name: String = name.chars().take(128).collect();
-    let msg = format!(
-        "ERR unknown command '{name}', with args beginning with: {}",
-        String::from_utf8_lossy(&quoted)
-    );
-    out.error(&msg);
+    out.error_bytes(&msg);
     server
         .stats
         .record_rejected(None, out.last_error.take().expect("error just written"));

@@ -137,9 +137,6 @@ pub struct CommandSpec {
     /// Categories beyond those implied by the flags and the group.
     pub acl: u64,
     pub keys: Keys,
-    /// The (first, last, step) `COMMAND INFO` shows for `Keys::Custom`
-    /// commands (ZUNIONSTORE, SORT: the destination); (0, 0, 0) by default.
-    pub legacy_range: (i16, i16, i16),
     pub handler: Option<Handler>,
     pub subcommands: &'static [CommandSpec],
     pub group: &'static str,
@@ -149,6 +146,9 @@ pub struct CommandSpec {
     /// Hints for clients and proxies (`nondeterministic_output`,
     /// `request_policy:all_shards`...), shown by `COMMAND INFO`.
     pub tips: &'static [&'static str],
+    /// The (first, last, step) `COMMAND INFO` shows for computed keys whose
+    /// leading key sits at a fixed place (SORT, ZUNIONSTORE: 1 1 1).
+    pub movable_range: Option<(i16, i16, i16)>,
 }
 
 impl CommandSpec {
@@ -165,7 +165,6 @@ impl CommandSpec {
             flags,
             acl: 0,
             keys,
-            legacy_range: (0, 0, 0),
             handler: Some(handler),
             subcommands: &[],
             group: "generic",
@@ -173,6 +172,7 @@ impl CommandSpec {
             summary: "",
             complexity: "O(1)",
             tips: &[],
+            movable_range: None,
         }
     }
 
@@ -188,7 +188,6 @@ impl CommandSpec {
             flags: 0,
             acl: 0,
             keys: Keys::None,
-            legacy_range: (0, 0, 0),
             handler: None,
             subcommands,
             group: "server",
@@ -196,6 +195,7 @@ impl CommandSpec {
             summary: "",
             complexity: "Depends on subcommand.",
             tips: &[],
+            movable_range: None,
         }
     }
 
@@ -216,13 +216,14 @@ impl CommandSpec {
         self
     }
 
-    pub const fn legacy_range(mut self, first: i16, last: i16, step: i16) -> Self {
-        self.legacy_range = (first, last, step);
+    pub const fn tips(mut self, tips: &'static [&'static str]) -> Self {
+        self.tips = tips;
         self
     }
 
-    pub const fn tips(mut self, tips: &'static [&'static str]) -> Self {
-        self.tips = tips;
+    /// The legacy key range `COMMAND INFO` shows for [`Keys::Custom`] keys.
+    pub const fn movable_range(mut self, first: i16, last: i16, step: i16) -> Self {
+        self.movable_range = Some((first, last, step));
         self
     }
 
@@ -282,14 +283,12 @@ impl CommandSpec {
     }
 
     /// (first, last, step) for `COMMAND INFO`; movable keys report their
-    /// `legacy_range`.
+    /// `movable_range`, or 0, 0, 0.
     pub fn key_range(&self) -> (i64, i64, i64) {
+        let widen = |(first, last, step): (i16, i16, i16)| (first as i64, last as i64, step as i64);
         match self.keys {
-            Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
-            Keys::Custom(_) => {
-                let (first, last, step) = self.legacy_range;
-                (first as i64, last as i64, step as i64)
-            }
+            Keys::Range { first, last, step } => widen((first, last, step)),
+            Keys::Custom(_) => self.movable_range.map(widen).unwrap_or((0, 0, 0)),
             Keys::None => (0, 0, 0),
         }
     }

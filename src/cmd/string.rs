@@ -4,7 +4,7 @@
 //! MSET, SETEX) drop the TTL unless told otherwise; commands that edit the
 //! value in place (APPEND, INCR*, SETRANGE) keep it.
 
-mod long_double;
+pub(crate) mod long_double;
 
 use long_double::{LongDouble, Parsed};
 

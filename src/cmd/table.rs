@@ -12,6 +12,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::string::COMMANDS,
     super::bitmap::COMMANDS,
     super::keyspace::COMMANDS,
+    super::expire::COMMANDS,
     super::server::COMMANDS,
     super::list::COMMANDS,
     super::hash::COMMANDS,

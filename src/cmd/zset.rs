@@ -96,14 +96,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(ZSET, "6.2.0", "Returns the union of sorted sets (and sets).")
         .complexity("O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
     CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, Keys::Custom(dest_and_numkeys_at_2), zunionstore)
-        .legacy_range(1, 1, 1)
+        .movable_range(1, 1, 1)
         .doc(ZSET, "2.0.0", "Stores the union of sorted sets (and sets) in a key.")
         .complexity("O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
     CommandSpec::new("zinter", -3, READONLY, Keys::Custom(numkeys_at_1), zinter)
         .doc(ZSET, "6.2.0", "Returns the intersection of sorted sets (and sets).")
         .complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."),
     CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, Keys::Custom(dest_and_numkeys_at_2), zinterstore)
-        .legacy_range(1, 1, 1)
+        .movable_range(1, 1, 1)
         .doc(ZSET, "2.0.0", "Stores the intersection of sorted sets (and sets) in a key.")
         .complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."),
     CommandSpec::new("zintercard", -3, READONLY, Keys::Custom(numkeys_at_1), zintercard)
@@ -113,7 +113,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(ZSET, "6.2.0", "Returns the members of the first sorted set that are in none of the others.")
         .complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
     CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, Keys::Custom(dest_and_numkeys_at_2), zdiffstore)
-        .legacy_range(1, 1, 1)
+        .movable_range(1, 1, 1)
         .doc(ZSET, "6.2.0", "Stores the difference of sorted sets in a key.")
         .complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
     CommandSpec::new("zscan", -3, READONLY, key1(), zscan)
@@ -1139,12 +1139,12 @@ fn read_inputs(
     Ok(inputs)
 }
 
-/// A plain set as an input, every member scored 1. The set family's value is
-/// still a placeholder that holds no members, so this is the empty input;
-/// it becomes an iteration over the set once that family lands.
+/// A plain set as an input, every member scored 1.
 fn set_input(set: &crate::db::set::Set) -> Input {
-    debug_assert!(set.is_empty());
-    Vec::new()
+    let mut scratch = itoa::Buffer::new();
+    set.iter()
+        .map(|m| (m.bytes(&mut scratch).to_vec(), 1.0))
+        .collect()
 }
 
 /// The weighted score, with NaN (0 × inf) counted as 0 as Redis does.
@@ -1576,6 +1576,19 @@ mod tests {
             t.run(&["ZUNION", "1", "a", "WEIGHTS", "x"]),
             "-ERR weight value is not a float\r\n"
         );
+    }
+
+    #[test]
+    fn plain_sets_are_inputs_scored_one() {
+        let mut t = TestClient::new();
+        t.run(&["SADD", "s", "1", "x"]);
+        t.run(&["ZADD", "z", "5", "x", "7", "y"]);
+        assert_eq!(
+            bulks(&t.run(&["ZUNION", "2", "s", "z", "WITHSCORES"])),
+            ["1", "1", "x", "6", "y", "7"]
+        );
+        assert_eq!(bulks(&t.run(&["ZINTER", "2", "z", "s"])), ["x"]);
+        assert_eq!(bulks(&t.run(&["ZDIFF", "2", "s", "z"])), ["1"]);
     }
 
     #[test]

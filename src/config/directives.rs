@@ -286,7 +286,9 @@ pub static DIRECTIVES: &[Directive] = &[
         .alias("hash-max-ziplist-value")
         .field(field!(hash_max_listpack_value, num))
         .implemented(),
-    d("hll-sparse-max-bytes", Memory(0, I64), "3000"),
+    d("hll-sparse-max-bytes", Memory(0, I64), "3000")
+        .field(field!(hll_sparse_max_bytes, num))
+        .implemented(),
     d("hz", Int(0, I32), "10").field(HZ).implemented(),
     d("ignore-warnings", Str, ""),
     d("io-threads", Int(1, 128), "1").immutable(),

@@ -42,6 +42,8 @@ pub struct Config {
     pub set_max_intset_entries: usize,
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    /// Largest sparse HyperLogLog, in bytes, before it turns dense.
+    pub hll_sparse_max_bytes: usize,
     pub latency_monitor_threshold: u64,
     pub maxmemory: u64,
     pub maxmemory_policy: String,
@@ -89,6 +91,7 @@ impl Default for Config {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            hll_sparse_max_bytes: 3000,
             latency_monitor_threshold: 0,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),

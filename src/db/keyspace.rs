@@ -10,15 +10,20 @@
 //! isolated. Commands that see the whole keyspace (KEYS, FLUSHDB, DBSIZE), and
 //! later EXEC and scripts, lock every shard. Handlers reach keys only through
 //! [`Db`], the view over the locked shards.
+//!
+//! Lookups ([`Db::get_in`], [`Db::read`]) and overwrites stamp the entry's
+//! access time (LRU clock or LFU counter, per [`AccessPolicy`]) for OBJECT
+//! IDLETIME/FREQ and eviction; [`Db::peek_in`] and [`Db::read_untouched`] do
+//! not, for the commands Redis lets look without touching.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 use super::bytes::Bytes24;
 use super::dict::{Dict, hash_key};
-use super::value::{Entry, Value};
+use super::value::{Entry, Value, access};
 
 /// One database's part of one shard.
 #[derive(Default)]
@@ -43,11 +48,39 @@ pub struct KeyspaceStats {
     pub dirty: AtomicU64,
 }
 
+/// What lookups record in [`Entry::access`]: set from `maxmemory-policy`,
+/// `lfu-log-factor` and `lfu-decay-time` whenever they change.
+pub struct AccessPolicy {
+    pub lfu: AtomicBool,
+    pub lfu_log_factor: AtomicU32,
+    pub lfu_decay_time: AtomicU32,
+}
+
+impl AccessPolicy {
+    /// Follows a `maxmemory-policy` value: LFU policies stamp counters.
+    pub fn follow_policy(&self, maxmemory_policy: &str) {
+        self.lfu.store(maxmemory_policy.contains("lfu"), Relaxed);
+    }
+}
+
+impl Default for AccessPolicy {
+    fn default() -> Self {
+        AccessPolicy {
+            lfu: AtomicBool::new(false),
+            lfu_log_factor: AtomicU32::new(10),
+            lfu_decay_time: AtomicU32::new(1),
+        }
+    }
+}
+
 pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     shard_bits: u32,
     databases: usize,
     pub stats: KeyspaceStats,
+    pub access: AccessPolicy,
+    /// Clients blocked on keys (BLPOP...): here so `Db::modified` can reach it.
+    pub blocking: crate::server::blocking::Registry,
 }
 
 impl Keyspace {
@@ -64,6 +97,8 @@ impl Keyspace {
             shard_bits: shards.trailing_zeros(),
             databases,
             stats: KeyspaceStats::default(),
+            access: AccessPolicy::default(),
+            blocking: Default::default(),
         }
     }
 
@@ -115,6 +150,7 @@ impl Keyspace {
             ids,
             guards,
             all: false,
+            ready: Vec::new(),
         }
     }
 
@@ -127,6 +163,7 @@ impl Keyspace {
             ids,
             guards,
             all: true,
+            ready: Vec::new(),
         }
     }
 
@@ -153,12 +190,41 @@ pub struct DbSizes {
     pub avg_ttl_ms: u64,
 }
 
+impl Keyspace {
+    /// The access stamp after one more access at `now_ms`: the LRU clock, or
+    /// the LFU counter after decay and a logarithmic increment.
+    fn touched(&self, stamp: u32, now_ms: u64) -> u32 {
+        let policy = &self.access;
+        if !policy.lfu.load(Relaxed) {
+            return access::lru_clock(now_ms);
+        }
+        access::lfu_touch(
+            stamp,
+            now_ms,
+            policy.lfu_log_factor.load(Relaxed),
+            policy.lfu_decay_time.load(Relaxed),
+            rand::random::<f64>(),
+        )
+    }
+
+    /// The access stamp of a key created at `now_ms`.
+    fn fresh_stamp(&self, now_ms: u64) -> u32 {
+        if self.access.lfu.load(Relaxed) {
+            access::lfu_new(now_ms)
+        } else {
+            access::lru_clock(now_ms)
+        }
+    }
+}
+
 /// The shards one command holds.
 pub struct Locked<'a> {
     keyspace: &'a Keyspace,
     ids: SmallVec<[u16; 4]>,
     guards: SmallVec<[MutexGuard<'a, Shard>; 4]>,
     all: bool,
+    /// Keys changed while clients were blocked, for the gate to serve.
+    ready: Vec<(usize, Bytes24)>,
 }
 
 impl<'a> Locked<'a> {
@@ -175,10 +241,41 @@ impl<'a> Locked<'a> {
         self.all
     }
 
+    /// True when a change may have woken blocked clients.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    pub fn take_ready(&mut self) -> Option<(usize, Bytes24)> {
+        self.ready.pop()
+    }
+
+    pub fn mark_ready(&mut self, db: usize, key: Bytes24) {
+        self.ready.push((db, key));
+    }
+
+    /// Makes sure `key`'s shard is held, taking it only if that needs no
+    /// waiting (waiting out of order could deadlock). False when it is busy.
+    pub fn try_hold(&mut self, key: &[u8]) -> bool {
+        let id = self.keyspace.shard_of(hash_key(key));
+        if self.all || self.ids.iter().any(|&i| i as usize == id) {
+            return true;
+        }
+        match self.keyspace.shards[id].try_lock() {
+            Some(guard) => {
+                self.ids.push(id as u16);
+                self.guards.push(guard);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Index into `guards` of the shard holding `hash`.
     #[inline]
-    fn shard(&mut self, hash: u64) -> &mut Shard {
+    fn slot(&self, hash: u64) -> usize {
         let id = self.keyspace.shard_of(hash);
-        let slot = if self.all {
+        if self.all {
             id
         } else {
             // A handler touching a key it did not declare is a bug in the
@@ -187,7 +284,12 @@ impl<'a> Locked<'a> {
                 .iter()
                 .position(|&i| i as usize == id)
                 .expect("key's shard is not locked: fix the command's key spec")
-        };
+        }
+    }
+
+    #[inline]
+    fn shard(&mut self, hash: u64) -> &mut Shard {
+        let slot = self.slot(hash);
         &mut self.guards[slot]
     }
 }
@@ -246,10 +348,58 @@ impl<'l, 'a> Db<'l, 'a> {
         self.get_in(self.index, key)
     }
 
+    /// Looks a key up and records the access (LRU clock or LFU counter).
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let (keyspace, now): (&'a Keyspace, u64) = (self.locked.keyspace, self.now_ms);
+        let entry = self.peek_in(db, key)?;
+        entry.access = keyspace.touched(entry.access, now);
+        Some(entry)
+    }
+
+    /// Counts a hit or a miss like [`Db::read`] but leaves the access time
+    /// alone, as Redis's introspection commands (TYPE, TTL, OBJECT) do.
+    pub fn read_untouched(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let keyspace: &'a Keyspace = self.locked.keyspace;
+        let found = self.peek_in(self.index, key);
+        let counter = if found.is_some() {
+            &keyspace.stats.hits
+        } else {
+            &keyspace.stats.misses
+        };
+        counter.fetch_add(1, Relaxed);
+        found
+    }
+
+    /// Looks a live key up without recording an access or counting stats.
+    pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let hash = hash_key(key);
         self.expire_if_needed(db, hash, key);
         self.part(db, hash).keys.get_mut(hash, key)
+    }
+
+    /// A new entry for `value`, stamped as created now (COPY's duplicate).
+    pub fn new_entry(&self, value: Value) -> Entry {
+        Entry {
+            value,
+            access: self.locked.keyspace.fresh_stamp(self.now_ms),
+        }
+    }
+
+    /// A shared view of a live key, so a command can hold several values at
+    /// once (SINTER, SUNION...). Neither expires nor counts: look each key up
+    /// with [`Db::read`] first; a key past its TTL reads as missing.
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        let hash = hash_key(key);
+        let part = &self.locked.guards[self.locked.slot(hash)].dbs[self.index];
+        let expired = !part.expires.is_empty()
+            && part
+                .expires
+                .get(hash, key)
+                .is_some_and(|&t| t <= self.now_ms);
+        if expired {
+            return None;
+        }
+        part.keys.get(hash, key)
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
@@ -265,17 +415,26 @@ impl<'l, 'a> Db<'l, 'a> {
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
         let hash = hash_key(key);
         self.expire_if_needed(db, hash, key);
+        let (keyspace, now): (&'a Keyspace, u64) = (self.locked.keyspace, self.now_ms);
         let part = self.part(db, hash);
         match part.keys.get_mut(hash, key) {
-            Some(entry) => entry.value = value,
+            // An overwrite counts as an access; LFU keeps the key's history.
+            Some(entry) => {
+                entry.value = value;
+                entry.access = keyspace.touched(entry.access, now);
+            }
             None => {
-                part.keys.insert(hash, Bytes24::new(key), Entry::new(value));
+                let entry = Entry {
+                    value,
+                    access: keyspace.fresh_stamp(now),
+                };
+                part.keys.insert(hash, Bytes24::new(key), entry);
             }
         }
         if !keep_ttl && !part.expires.is_empty() {
             part.expires.remove(hash, key);
         }
-        self.modified(key);
+        self.modified_in(db, key);
     }
 
     /// Removes a key and its TTL; returns the entry if it was live.
@@ -293,8 +452,28 @@ impl<'l, 'a> Db<'l, 'a> {
         if !part.expires.is_empty() {
             part.expires.remove(hash, key);
         }
-        self.modified(key);
+        self.modified_in(db, key);
         Some(entry)
+    }
+
+    /// Stores a whole entry (value and access stamp, as RENAME and MOVE carry
+    /// them) under `key` in `db`, replacing any value there; `expire_ms` is the
+    /// entry's TTL (None drops any TTL the old value had).
+    pub fn insert_in(&mut self, db: usize, key: &[u8], entry: Entry, expire_ms: Option<u64>) {
+        let hash = hash_key(key);
+        self.expire_if_needed(db, hash, key);
+        let part = self.part(db, hash);
+        part.keys.insert(hash, Bytes24::new(key), entry);
+        match expire_ms {
+            Some(when) => {
+                part.expires.insert(hash, Bytes24::new(key), when);
+            }
+            None if !part.expires.is_empty() => {
+                part.expires.remove(hash, key);
+            }
+            None => {}
+        }
+        self.modified(key);
     }
 
     /// The key's absolute expiry in Unix ms, if it is live and has one.
@@ -318,7 +497,7 @@ impl<'l, 'a> Db<'l, 'a> {
         let part = self.part(db, hash);
         debug_assert!(part.keys.get(hash, key).is_some());
         part.expires.insert(hash, Bytes24::new(key), when_ms);
-        self.modified(key);
+        self.modified_in(db, key);
     }
 
     /// Drops the TTL; true if there was one.
@@ -333,10 +512,19 @@ impl<'l, 'a> Db<'l, 'a> {
         removed
     }
 
-    /// Records that a key changed. WATCH, blocked clients and keyspace
-    /// notifications hang off this one point.
-    pub fn modified(&mut self, _key: &[u8]) {
-        self.locked.keyspace.stats.dirty.fetch_add(1, Relaxed);
+    /// Records that a key of the selected database changed. WATCH, blocked
+    /// clients and keyspace notifications hang off this one point.
+    pub fn modified(&mut self, key: &[u8]) {
+        self.modified_in(self.index, key)
+    }
+
+    pub fn modified_in(&mut self, db: usize, key: &[u8]) {
+        let keyspace = self.locked.keyspace;
+        keyspace.stats.dirty.fetch_add(1, Relaxed);
+        // One atomic load when nobody is blocked.
+        if keyspace.blocking.has_waiters() {
+            self.locked.ready.push((db, Bytes24::new(key)));
+        }
     }
 
     /// Counts a change that is not tied to one key (FLUSHDB, SWAPDB).
@@ -455,7 +643,7 @@ impl<'l, 'a> Db<'l, 'a> {
                 return 0;
             }
             // Return between shards too, so one call does bounded work.
-            if part.keys.len() > 0 {
+            if !part.keys.is_empty() {
                 return shard;
             }
         }
@@ -557,6 +745,46 @@ mod tests {
         db.swap(0, 1);
         assert!(db.get(b"k").is_none());
         assert!(db.get_in(1, b"k").is_some());
+    }
+
+    /// SCAN's guarantee through the shard-packed cursor: keys present all
+    /// along are reported while other keys come and go (resizing the shards'
+    /// tables) between steps.
+    #[test]
+    fn scan_reports_stable_keys_under_churn() {
+        let ks = Keyspace::new(1, 8);
+        let mut locked = ks.lock_all();
+        let mut db = locked.db(0, 0);
+        for i in 0..200 {
+            db.set(format!("stable:{i}").as_bytes(), Value::str(b"x"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let (mut cursor, mut step) = (0, 0u64);
+        loop {
+            // Grow to ~3000 churn keys, then delete them all, repeatedly.
+            let phase = (step / 15) % 2;
+            for j in 0..200 {
+                let churn = format!("churn:{}", (step % 15) * 200 + j);
+                if phase == 0 {
+                    db.set(churn.as_bytes(), Value::str(b"y"));
+                } else {
+                    db.remove(churn.as_bytes());
+                }
+            }
+            step += 1;
+            cursor = db.scan(cursor, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..200 {
+            assert!(
+                seen.contains(format!("stable:{i}").as_bytes()),
+                "missed stable:{i}"
+            );
+        }
     }
 
     #[test]

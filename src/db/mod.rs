@@ -4,6 +4,7 @@
 pub mod bytes;
 pub mod dict;
 pub mod hash;
+pub mod hll;
 pub mod keyspace;
 pub mod list;
 pub mod set;

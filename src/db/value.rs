@@ -12,7 +12,7 @@ use super::zset::ZSet;
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub value: Value,
-    /// LRU clock (seconds, 24 bits in Redis) or LFU counter, per `maxmemory-policy`.
+    /// LRU clock or LFU stamp, per `maxmemory-policy` (see [`access`]).
     pub access: u32,
 }
 
@@ -145,9 +145,96 @@ impl Value {
     }
 }
 
+/// Access metadata in Redis's 24-bit layout, so OBJECT IDLETIME/FREQ and
+/// eviction read the same numbers Redis would: under LRU policies the clock in
+/// seconds at the last access; under LFU policies the minutes of the last
+/// decay (high 16 bits) over a logarithmic access counter (low 8 bits).
+pub mod access {
+    pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+    /// Counter of a new key, so it is not evicted before it had a chance.
+    pub const LFU_INIT: u32 = 5;
+
+    pub fn lru_clock(now_ms: u64) -> u32 {
+        (now_ms / 1000) as u32 & LRU_CLOCK_MAX
+    }
+
+    /// Seconds since `stamp`, allowing for one wrap of the 24-bit clock.
+    pub fn idle_seconds(now_ms: u64, stamp: u32) -> u64 {
+        let clock = lru_clock(now_ms);
+        let idle = if clock >= stamp {
+            clock - stamp
+        } else {
+            clock + (LRU_CLOCK_MAX - stamp)
+        };
+        idle as u64
+    }
+
+    fn minutes(now_ms: u64) -> u32 {
+        (now_ms / 60_000) as u32 & 0xFFFF
+    }
+
+    pub fn lfu_new(now_ms: u64) -> u32 {
+        (minutes(now_ms) << 8) | LFU_INIT
+    }
+
+    /// The counter after one decrement per `decay_minutes` elapsed.
+    pub fn lfu_decayed(stamp: u32, now_ms: u64, decay_minutes: u32) -> u32 {
+        let (last, counter) = (stamp >> 8, stamp & 0xFF);
+        let now = minutes(now_ms);
+        let elapsed = if now >= last {
+            now - last
+        } else {
+            0xFFFF - last + now
+        };
+        let periods = elapsed.checked_div(decay_minutes).unwrap_or(0);
+        counter.saturating_sub(periods)
+    }
+
+    /// One access: decay, then a logarithmic increment (the higher the counter,
+    /// the less likely another hit raises it). `chance` is uniform in [0, 1).
+    pub fn lfu_touch(stamp: u32, now_ms: u64, log_factor: u32, decay: u32, chance: f64) -> u32 {
+        let mut counter = lfu_decayed(stamp, now_ms, decay);
+        if counter < 255 {
+            let base = counter.saturating_sub(LFU_INIT) as f64;
+            if chance < 1.0 / (base * log_factor as f64 + 1.0) {
+                counter += 1;
+            }
+        }
+        (minutes(now_ms) << 8) | counter
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lru_idle_time_wraps_with_the_clock() {
+        let stamp = access::lru_clock(10_000);
+        assert_eq!(access::idle_seconds(15_999, stamp), 5);
+        let wrapped_ms = (access::LRU_CLOCK_MAX as u64 + 3) * 1000;
+        assert_eq!(
+            access::idle_seconds(wrapped_ms, access::LRU_CLOCK_MAX - 1),
+            3
+        );
+    }
+
+    #[test]
+    fn lfu_counter_grows_logarithmically_and_decays() {
+        let t0 = 600_000;
+        let fresh = access::lfu_new(t0);
+        assert_eq!(access::lfu_decayed(fresh, t0, 1), access::LFU_INIT);
+        // A sure hit raises the counter; at 255 it stays.
+        assert_eq!(access::lfu_touch(fresh, t0, 10, 1, 0.0) & 0xFF, 6);
+        // Above the initial value a hit with chance 0.5 is rarer than 1/(1*10+1).
+        let six = access::lfu_touch(fresh, t0, 10, 1, 0.0);
+        assert_eq!(access::lfu_touch(six, t0, 10, 1, 0.5) & 0xFF, 6);
+        let full = (access::lfu_new(t0) & !0xFF) | 255;
+        assert_eq!(access::lfu_touch(full, t0, 10, 1, 0.0) & 0xFF, 255);
+        // Three minutes later with one-minute decay: three less.
+        assert_eq!(access::lfu_decayed(six, t0 + 180_000, 1), 3);
+        assert_eq!(access::lfu_decayed(six, t0 + 180_000, 0), 6);
+    }
 
     #[test]
     fn string_encodings_follow_redis() {

@@ -75,12 +75,23 @@ impl Reply {
     /// An error reply. `msg` starts with its prefix, as in `ERR syntax error`.
     /// Newlines are replaced so the reply stays one protocol line.
     pub fn error(&mut self, msg: &str) {
-        self.last_error = Some(ErrorPrefix::from_message(msg));
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// An error reply whose text may hold any bytes (Redis echoes raw
+    /// argument bytes in some messages).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
+        self.last_error = Some(ErrorPrefix::from_message(&String::from_utf8_lossy(
+            msg.split(|&b| b == b' ').next().unwrap_or_default(),
+        )));
         self.buf.reserve(msg.len() + 3);
         self.buf.extend_from_slice(b"-");
-        for &b in msg.as_bytes() {
-            self.buf
-                .extend_from_slice(&[if b == b'\r' || b == b'\n' { b' ' } else { b }]);
+        let start = self.buf.len();
+        self.buf.extend_from_slice(msg);
+        for b in &mut self.buf[start..] {
+            if *b == b'\r' || *b == b'\n' {
+                *b = b' ';
+            }
         }
         self.buf.extend_from_slice(b"\r\n");
     }

@@ -70,6 +70,8 @@ pub struct Client {
     /// Reused buffer for key positions, so locking allocates nothing.
     pub scratch_keys: Vec<usize>,
     pub rng: SmallRng,
+    /// Set while a blocking command (BLPOP...) waits; see `server::blocking`.
+    pub block: super::blocking::BlockState,
 }
 
 impl Client {
@@ -85,6 +87,7 @@ impl Client {
             monitor: None,
             scratch_keys: Vec::with_capacity(8),
             rng: SmallRng::from_rng(&mut rand::rng()),
+            block: Default::default(),
         }
     }
 
@@ -133,7 +136,9 @@ pub struct ClientHandle {
     pub read_buffer_peak: AtomicUsize,
     pub output_buffer: AtomicUsize,
     killed: AtomicBool,
-    kill: Notify,
+    /// Wakes the connection task on kill. One registered waker and no lock,
+    /// so the connection can poll it on every read at the cost of one atomic.
+    kill_waker: atomic_waker::AtomicWaker,
 }
 
 impl ClientHandle {
@@ -162,25 +167,33 @@ impl ClientHandle {
             read_buffer_peak: AtomicUsize::new(0),
             output_buffer: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
-            kill: Notify::new(),
+            kill_waker: atomic_waker::AtomicWaker::new(),
         }
     }
 
     /// Asks the connection to close (CLIENT KILL, SHUTDOWN).
     pub fn kill(&self) {
-        self.killed.store(true, Relaxed);
-        self.kill.notify_one();
+        self.killed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.kill_waker.wake();
     }
 
     pub fn is_killed(&self) -> bool {
         self.killed.load(Relaxed)
     }
 
-    /// Resolves once `kill` was called.
-    pub async fn killed(&self) {
-        while !self.is_killed() {
-            self.kill.notified().await;
-        }
+    /// Resolves once `kill` was called. Only the connection task awaits it
+    /// (a second waiter would replace the first one's waker).
+    pub fn killed(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            // Register before checking, so a kill between the two still wakes us.
+            self.kill_waker.register(cx.waker());
+            if self.killed.load(std::sync::atomic::Ordering::Acquire) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
     }
 
     /// Records the command about to run (CLIENT LIST `cmd=`).

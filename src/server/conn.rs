@@ -59,7 +59,13 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
     let mut held: Option<Duration> = None;
 
     loop {
-        if let Some(remaining) = held.take() {
+        if let Some(wait) = client.block.wait.take() {
+            // Blocked (BLPOP...): the rest of the pipeline waits in `rbuf`.
+            match wait_unblocked(&server, &client, &mut stream, &mut rbuf, wait).await {
+                Some(reply) => out.raw(&reply),
+                None => break,
+            }
+        } else if let Some(remaining) = held.take() {
             tokio::select! {
                 biased;
                 _ = handle.killed() => break,
@@ -121,8 +127,50 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
             break;
         }
     }
+    server.keyspace.blocking.cancel(client.id);
     let _ = stream.shutdown().await;
     server.clients.unregister(client.id);
+}
+
+/// Waits for a blocked client's reply: served by a push, CLIENT UNBLOCK, or
+/// its deadline. Keeps reading the socket meanwhile, so a client that hangs
+/// up is noticed (and removed, losing nothing) and pipelined commands queue
+/// up. None when the connection must close.
+async fn wait_unblocked(
+    server: &Server,
+    client: &Client,
+    stream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    wait: super::blocking::BlockWait,
+) -> Option<Vec<u8>> {
+    let super::blocking::BlockWait {
+        mut reply,
+        deadline,
+    } = wait;
+    let mut deadline = deadline.map(Instant::from_std);
+    loop {
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            _ = client.handle.killed() => return None,
+            served = &mut reply => return served.ok(),
+            _ = sleep_until_or_never(deadline) => {
+                if server.keyspace.blocking.cancel(client.id) {
+                    return Some(super::blocking::timeout_reply(client.handle.resp.load(Relaxed) == 3));
+                }
+                // Served at the same moment: the reply is already on its way.
+                deadline = None;
+            }
+            read = stream.read_buf(rbuf) => match read {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => {
+                    server.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                }
+            },
+        }
+    }
 }
 
 /// `tcp-keepalive`: probe after that many idle seconds (0 = off), then every
@@ -257,7 +305,8 @@ impl Session {
                     (consumed, Args::new(&self.scratch, &self.spans))
                 }
                 Err(e) => {
-                    out.error(&e.to_string());
+                    // Redis sends protocol errors with the usual ERR prefix.
+                    out.error(&format!("ERR {e}"));
                     if let Some(prefix) = out.last_error.take() {
                         server.stats.record_error(prefix);
                     }
@@ -273,6 +322,9 @@ impl Session {
             }
             pos += consumed;
             run_one(server, client, out, &args);
+            if client.block.wait.is_some() {
+                break; // blocked: later commands wait for the reply
+            }
         }
         BatchEnd {
             consumed: pos,

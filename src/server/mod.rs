@@ -1,6 +1,7 @@
 //! The running server: shared state ([`Server`]), the listener, one task per
 //! connection ([`conn`]), and the periodic cron (active expiry, stats).
 
+pub mod blocking;
 pub mod client;
 pub mod conn;
 pub mod stats;
@@ -45,6 +46,7 @@ impl Server {
         let stats = Stats::new(commands.ids());
         stats.apply_config(&config);
         let keyspace = Keyspace::new(config.databases, shard_count());
+        keyspace.access.follow_policy(&config.maxmemory_policy);
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
@@ -199,7 +201,15 @@ async fn cron(server: Arc<Server>) {
     let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
     let mut next_shard = 0;
     loop {
-        let hz = server.config.read().hz.clamp(1, 500);
+        let hz = {
+            let config = server.config.read();
+            // CONFIG SET may have switched between LRU and LFU stamping.
+            server
+                .keyspace
+                .access
+                .follow_policy(&config.maxmemory_policy);
+            config.hz.clamp(1, 500)
+        };
         tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
         if server.is_shutting_down() {
             return;

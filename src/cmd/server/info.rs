@@ -252,7 +252,11 @@ fn clients(server: &Source, out: &mut String) {
     field(out, "maxclients", server.config.read().maxclients);
     field(out, "client_recent_max_input_buffer", max_in.unwrap_or(0));
     field(out, "client_recent_max_output_buffer", max_out.unwrap_or(0));
-    field(out, "blocked_clients", 0);
+    field(
+        out,
+        "blocked_clients",
+        server.keyspace.blocking.blocked_clients(),
+    );
     field(out, "tracking_clients", 0);
     field(out, "clients_in_timeout_table", 0);
 }

@@ -1,0 +1,323 @@
+//! Blocking list commands over real sockets against the built binary: FIFO
+//! service of several waiters, timeouts, disconnects that lose nothing,
+//! BLMOVE, CLIENT UNBLOCK, pipelining behind a blocked command and INFO's
+//! `blocked_clients`.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A ferrokv process on a free loopback port, killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_ferrokv"))
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ferrokv");
+        let server = Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
+                c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+                let mut buf = [0; 16];
+                if c.write_all(b"PING\r\n").is_ok() && matches!(c.read(&mut buf), Ok(n) if n > 0) {
+                    return server;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("ferrokv did not become ready");
+    }
+
+    fn raw(&self) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        Raw { stream }
+    }
+
+    /// Waits until INFO reports `n` blocked clients, so tests know the order
+    /// in which their clients blocked.
+    fn wait_blocked(&self, n: usize) {
+        let mut admin = self.raw();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let info = admin.info_clients();
+            if info.contains(&format!("blocked_clients:{n}\r\n")) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never {n} blocked: {info}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw RESP connection: send inline commands, read exact bytes.
+struct Raw {
+    stream: TcpStream,
+}
+
+impl Raw {
+    fn send(&mut self, line: &str) {
+        self.stream.write_all(line.as_bytes()).unwrap();
+        self.stream.write_all(b"\r\n").unwrap();
+    }
+
+    fn expect(&mut self, expected: &str) {
+        let mut got = vec![0; expected.len()];
+        self.stream.read_exact(&mut got).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), expected);
+    }
+
+    fn call(&mut self, line: &str, expected: &str) {
+        self.send(line);
+        self.expect(expected);
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        let mut byte = [0];
+        while !line.ends_with(b"\r\n") {
+            self.stream.read_exact(&mut byte).unwrap();
+            line.push(byte[0]);
+        }
+        String::from_utf8_lossy(&line).into_owned()
+    }
+
+    fn client_id(&mut self) -> u64 {
+        self.send("CLIENT ID");
+        self.line()[1..].trim_end().parse().unwrap()
+    }
+
+    fn info_clients(&mut self) -> String {
+        self.send("INFO clients");
+        let header = self.line();
+        let len: usize = header[1..].trim_end().parse().unwrap();
+        let mut body = vec![0; len + 2];
+        self.stream.read_exact(&mut body).unwrap();
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    /// True when nothing arrives within `wait`.
+    fn silent_for(&mut self, wait: Duration) -> bool {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut buf = [0; 64];
+        let silent = self.stream.read(&mut buf).is_err();
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        silent
+    }
+}
+
+#[test]
+fn waiters_are_served_in_the_order_they_blocked() {
+    let server = Server::start();
+    let mut waiters: Vec<Raw> = (0..3).map(|_| server.raw()).collect();
+    for (i, w) in waiters.iter_mut().enumerate() {
+        w.send(if i == 1 {
+            "BRPOP other q 0"
+        } else {
+            "BLPOP q 0"
+        });
+        server.wait_blocked(i + 1);
+    }
+    let mut pusher = server.raw();
+    pusher.call("RPUSH q a b c", ":3\r\n");
+    waiters[0].expect("*2\r\n$1\r\nq\r\n$1\r\na\r\n");
+    // BRPOP pops from the tail of what is left, as Redis serves in order.
+    waiters[1].expect("*2\r\n$1\r\nq\r\n$1\r\nc\r\n");
+    waiters[2].expect("*2\r\n$1\r\nq\r\n$1\r\nb\r\n");
+    pusher.call("EXISTS q", ":0\r\n");
+    server.wait_blocked(0);
+}
+
+#[test]
+fn one_element_wakes_only_the_first_waiter() {
+    let server = Server::start();
+    let mut first = server.raw();
+    let mut second = server.raw();
+    first.send("BLPOP q 0");
+    server.wait_blocked(1);
+    second.send("BLPOP q 0");
+    server.wait_blocked(2);
+    server.raw().call("LPUSH q x", ":1\r\n");
+    first.expect("*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+    assert!(
+        second.silent_for(Duration::from_millis(100)),
+        "second still waits"
+    );
+    server.wait_blocked(1);
+}
+
+#[test]
+fn timeouts_reply_nil_in_the_client_protocol() {
+    let server = Server::start();
+    let mut c = server.raw();
+    let started = Instant::now();
+    c.call("BLPOP q 0.1", "*-1\r\n");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(100) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    c.call("BLMOVE q d LEFT LEFT 0.05", "*-1\r\n");
+    c.send("HELLO 3");
+    c.line();
+    let mut map = vec![0; 0];
+    // Drain the rest of the HELLO map.
+    while !String::from_utf8_lossy(&map).ends_with("*0\r\n") {
+        let mut b = [0];
+        c.stream.read_exact(&mut b).unwrap();
+        map.push(b[0]);
+    }
+    c.call("BLMPOP 0.05 1 q LEFT", "_\r\n");
+    server.wait_blocked(0);
+}
+
+#[test]
+fn a_disconnected_waiter_loses_nothing() {
+    let server = Server::start();
+    let gone = server.raw();
+    let mut gone = gone;
+    gone.send("BLPOP q 0");
+    server.wait_blocked(1);
+    let mut next = server.raw();
+    next.send("BLPOP q 0");
+    server.wait_blocked(2);
+    drop(gone);
+    server.wait_blocked(1);
+    let mut pusher = server.raw();
+    pusher.call("RPUSH q a", ":1\r\n");
+    next.expect("*2\r\n$1\r\nq\r\n$1\r\na\r\n");
+
+    let mut alone = server.raw();
+    alone.send("BRPOP q 0");
+    server.wait_blocked(1);
+    drop(alone);
+    server.wait_blocked(0);
+    pusher.call("RPUSH q b", ":1\r\n");
+    pusher.call("LRANGE q 0 -1", "*1\r\n$1\r\nb\r\n");
+}
+
+#[test]
+fn blmove_moves_into_another_key_when_served() {
+    let server = Server::start();
+    let mut mover = server.raw();
+    mover.send("BLMOVE src dst RIGHT LEFT 0");
+    server.wait_blocked(1);
+    let mut popper = server.raw();
+    popper.send("BLPOP dst 0");
+    server.wait_blocked(2);
+    let mut pusher = server.raw();
+    // Many keys so source and destination sit in different shards for some.
+    pusher.call("RPUSH src a b", ":2\r\n");
+    mover.expect("$1\r\nb\r\n");
+    popper.expect("*2\r\n$3\r\ndst\r\n$1\r\nb\r\n");
+    pusher.call("LRANGE src 0 -1", "*1\r\n$1\r\na\r\n");
+    mover.send("BRPOPLPUSH empty dst2 0");
+    server.wait_blocked(1);
+    pusher.call("LPUSH empty z", ":1\r\n");
+    mover.expect("$1\r\nz\r\n");
+    pusher.call("LRANGE dst2 0 -1", "*1\r\n$1\r\nz\r\n");
+}
+
+#[test]
+fn blmove_across_many_shards_never_loses_elements() {
+    let server = Server::start();
+    let mut pusher = server.raw();
+    for i in 0..20 {
+        let mut mover = server.raw();
+        mover.send(&format!("BLMOVE s{i} d{i} LEFT RIGHT 0"));
+        server.wait_blocked(1);
+        pusher.call(&format!("RPUSH s{i} v{i}"), ":1\r\n");
+        mover.expect(&format!("${}\r\nv{i}\r\n", format!("v{i}").len()));
+        pusher.call(&format!("LLEN d{i}"), ":1\r\n");
+        pusher.call(&format!("EXISTS s{i}"), ":0\r\n");
+    }
+}
+
+#[test]
+fn client_unblock_timeout_and_error() {
+    let server = Server::start();
+    let mut waiter = server.raw();
+    let id = waiter.client_id();
+    let mut admin = server.raw();
+    waiter.send("BLPOP q 0");
+    server.wait_blocked(1);
+    admin.call(&format!("CLIENT UNBLOCK {id} TIMEOUT"), ":1\r\n");
+    waiter.expect("*-1\r\n");
+    waiter.send("BLMPOP 0 1 q LEFT");
+    server.wait_blocked(1);
+    admin.call(&format!("CLIENT UNBLOCK {id} ERROR"), ":1\r\n");
+    waiter.expect("-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+    admin.call(&format!("CLIENT UNBLOCK {id}"), ":0\r\n");
+    waiter.call("PING", "+PONG\r\n");
+}
+
+#[test]
+fn pipelined_commands_wait_behind_a_blocked_one() {
+    let server = Server::start();
+    let mut c = server.raw();
+    c.send("BLPOP q 0\r\nPING");
+    server.wait_blocked(1);
+    assert!(c.silent_for(Duration::from_millis(50)), "PING must wait");
+    server.raw().call("RPUSH q a", ":1\r\n");
+    c.expect("*2\r\n$1\r\nq\r\n$1\r\na\r\n+PONG\r\n");
+}
+
+#[test]
+fn blocked_clients_shows_in_info_and_client_list() {
+    let server = Server::start();
+    let mut waiter = server.raw();
+    waiter.send("BRPOP q 0");
+    server.wait_blocked(1);
+    let mut admin = server.raw();
+    admin.send("CLIENT LIST");
+    let header = admin.line();
+    let len: usize = header[1..].trim_end().parse().unwrap();
+    let mut body = vec![0; len + 2];
+    admin.stream.read_exact(&mut body).unwrap();
+    assert!(
+        String::from_utf8_lossy(&body).contains("flags=b "),
+        "the blocked client carries the b flag"
+    );
+    admin.call("RPUSH q x", ":1\r\n");
+    waiter.expect("*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+    server.wait_blocked(0);
+}
+
+#[test]
+fn client_kill_removes_a_blocked_client() {
+    let server = Server::start();
+    let mut waiter = server.raw();
+    let id = waiter.client_id();
+    waiter.send("BLPOP q 0");
+    server.wait_blocked(1);
+    let mut admin = server.raw();
+    admin.call(&format!("CLIENT KILL ID {id}"), ":1\r\n");
+    server.wait_blocked(0);
+    admin.call("RPUSH q a", ":1\r\n");
+    admin.call("LLEN q", ":1\r\n");
+}

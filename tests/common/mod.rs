@@ -1,0 +1,439 @@
+//! Shared harness for the integration tests: start a ferrokv binary or a
+//! reference `redis-server` on a free loopback port, talk raw RESP to either,
+//! and know where one reply ends without trusting either side.
+//!
+//! Every server is a child process killed (by its own PID) when its guard
+//! drops, and every socket has read/write timeouts, so no test can hang.
+
+#![allow(dead_code)] // each test crate uses a different part of the harness
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to answer its first PING.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default per-read timeout on test connections.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server process we started; killed and reaped on drop.
+pub struct ServerProcess {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+/// Picks a port the kernel considers free right now. Another process could
+/// take it before the server binds, so callers retry on a failed start.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Whether a program is on PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+pub fn redis_available() -> bool {
+    on_path("redis-server")
+}
+
+impl ServerProcess {
+    /// Starts the ferrokv binary built by cargo with `extra` arguments.
+    pub fn ferrokv(extra: &[&str]) -> ServerProcess {
+        Self::start_with_retries(|port| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrokv"));
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--loglevel", "warning"])
+                .args(extra);
+            cmd
+        })
+    }
+
+    /// Starts ferrokv on a given port (restart tests need the same port).
+    pub fn ferrokv_on(port: u16, extra: &[&str]) -> Result<ServerProcess, String> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrokv"));
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--loglevel", "warning"])
+            .args(extra);
+        Self::start(cmd, port)
+    }
+
+    /// Starts a reference redis-server, or `None` when it is not installed.
+    pub fn redis() -> Option<ServerProcess> {
+        if !redis_available() {
+            return None;
+        }
+        Some(Self::start_with_retries(|port| {
+            let mut cmd = Command::new("redis-server");
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .args(["--loglevel", "warning"]);
+            cmd
+        }))
+    }
+
+    fn start_with_retries(make: impl Fn(u16) -> Command) -> ServerProcess {
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            match Self::start(make(port), port) {
+                Ok(server) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("server did not start: {last_error}");
+    }
+
+    fn start(mut cmd: Command, port: u16) -> Result<ServerProcess, String> {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn {:?}: {e}", cmd.get_program()))?;
+        let mut server = ServerProcess {
+            child: Some(child),
+            port,
+        };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    /// Polls with PING until the server answers, it exits, or time runs out.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.try_wait() {
+                return Err(format!("exited early with {status}"));
+            }
+            if let Ok(mut conn) = Conn::try_connect(self.port, Duration::from_millis(500)) {
+                if conn.cmd(&["PING"]) == b"+PONG\r\n" {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!(
+            "no PONG on port {} within {READY_TIMEOUT:?}",
+            self.port
+        ))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn connect(&self) -> Conn {
+        Conn::connect(self.port)
+    }
+
+    /// The exit status if the process has ended.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+
+    /// Waits up to `limit` for the process to exit by itself.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Sends a signal to our child only (by its PID).
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
+    /// Resident memory of the process in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        self.proc_status_kib("VmRSS:")
+    }
+
+    /// Heap and other private mappings in KiB, resident or not: catches a
+    /// buffer reserved for a size a peer merely announced.
+    pub fn data_kib(&self) -> u64 {
+        self.proc_status_kib("VmData:")
+    }
+
+    fn proc_status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{field} line in /proc status"))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A raw RESP connection that reads exactly one reply at a time.
+pub struct Conn {
+    pub stream: TcpStream,
+    /// Bytes read past the last reply (pipelined replies arrive together).
+    pending: Vec<u8>,
+}
+
+/// What a read produced when it did not produce a whole reply.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadError {
+    Closed { partial: Vec<u8> },
+    Timeout { partial: Vec<u8> },
+}
+
+impl Conn {
+    pub fn connect(port: u16) -> Conn {
+        Self::try_connect(port, READ_TIMEOUT).expect("connect to test server")
+    }
+
+    pub fn try_connect(port: u16, timeout: Duration) -> std::io::Result<Conn> {
+        let addr = ("127.0.0.1", port);
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(READ_TIMEOUT))?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            pending: Vec::new(),
+        })
+    }
+
+    pub fn set_timeout(&self, timeout: Duration) {
+        self.stream
+            .set_read_timeout(Some(timeout))
+            .expect("timeout");
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to server");
+    }
+
+    pub fn send<S: AsRef<[u8]>>(&mut self, args: &[S]) {
+        self.send_raw(&encode_command(args));
+    }
+
+    /// Sends a command and returns its raw reply; panics on close or timeout.
+    pub fn cmd<S: AsRef<[u8]>>(&mut self, args: &[S]) -> Vec<u8> {
+        self.send(args);
+        self.read_reply()
+            .unwrap_or_else(|e| panic!("no reply: {e:?}"))
+    }
+
+    /// Sends a command and returns its reply, or why none came.
+    pub fn try_cmd<S: AsRef<[u8]>>(&mut self, args: &[S]) -> Result<Vec<u8>, ReadError> {
+        self.send(args);
+        self.read_reply()
+    }
+
+    /// Like [`Conn::cmd`] but as (lossy) text, handy in assertions.
+    pub fn cmd_text<S: AsRef<[u8]>>(&mut self, args: &[S]) -> String {
+        String::from_utf8_lossy(&self.cmd(args)).into_owned()
+    }
+
+    /// Reads exactly one complete reply (RESP2 or RESP3).
+    pub fn read_reply(&mut self) -> Result<Vec<u8>, ReadError> {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match frame_end(&self.pending, 0) {
+                Some(Ok(end)) => return Ok(self.pending.drain(..end).collect()),
+                Some(Err(())) => {
+                    // Not RESP at all: hand back everything as one "reply".
+                    return Ok(std::mem::take(&mut self.pending));
+                }
+                None => {}
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    return Err(ReadError::Closed {
+                        partial: std::mem::take(&mut self.pending),
+                    });
+                }
+                Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err(ReadError::Timeout {
+                        partial: std::mem::take(&mut self.pending),
+                    });
+                }
+                Err(_) => {
+                    return Err(ReadError::Closed {
+                        partial: std::mem::take(&mut self.pending),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Reads everything until the peer closes (or the timeout hits, which
+    /// returns `Err` with what arrived so far).
+    pub fn read_to_close(&mut self) -> Result<Vec<u8>, Vec<u8>> {
+        let mut all = std::mem::take(&mut self.pending);
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Ok(all),
+                Ok(n) => all.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err(all);
+                }
+                // A reset after the server closed still means closed.
+                Err(_) => return Ok(all),
+            }
+        }
+    }
+}
+
+/// Encodes arguments as a RESP multibulk request.
+pub fn encode_command<S: AsRef<[u8]>>(args: &[S]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        let arg = arg.as_ref();
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Where the reply starting at `pos` ends: `None` if more bytes are needed,
+/// `Some(Err)` if the bytes are not RESP.
+pub fn frame_end(buf: &[u8], pos: usize) -> Option<Result<usize, ()>> {
+    let kind = *buf.get(pos)?;
+    let line_end = pos + 1 + buf[pos + 1..].windows(2).position(|w| w == b"\r\n")?;
+    let header = &buf[pos + 1..line_end];
+    let after = line_end + 2;
+    let number = || std::str::from_utf8(header).ok()?.parse::<i64>().ok();
+    match kind {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(Ok(after)),
+        b'$' | b'!' | b'=' => {
+            let Some(len) = number() else {
+                return Some(Err(()));
+            };
+            if len < 0 {
+                return Some(Ok(after));
+            }
+            let end = after + len as usize + 2;
+            (buf.len() >= end).then_some(Ok(end))
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let Some(count) = number() else {
+                return Some(Err(()));
+            };
+            let elements = match kind {
+                b'%' | b'|' => count.max(0) * 2,
+                _ => count.max(0),
+            };
+            let mut p = after;
+            for _ in 0..elements {
+                p = match frame_end(buf, p)? {
+                    Ok(next) => next,
+                    Err(()) => return Some(Err(())),
+                };
+            }
+            // An attribute annotates the reply that follows it.
+            if kind == b'|' {
+                return frame_end(buf, p);
+            }
+            Some(Ok(p))
+        }
+        _ => Some(Err(())),
+    }
+}
+
+/// Splits an aggregate reply into its header line and its element frames.
+pub fn split_aggregate(reply: &[u8]) -> Option<(&[u8], Vec<&[u8]>)> {
+    if !matches!(reply.first(), Some(b'*' | b'~' | b'>' | b'%')) {
+        return None;
+    }
+    let header_end = reply.windows(2).position(|w| w == b"\r\n")? + 2;
+    let mut elements = Vec::new();
+    let mut p = header_end;
+    while p < reply.len() {
+        let end = frame_end(reply, p)?.ok()?;
+        elements.push(&reply[p..end]);
+        p = end;
+    }
+    Some((&reply[..header_end], elements))
+}
+
+/// Escapes bytes for a readable failure message (`\r\n` shown as `\r\n`).
+pub fn escape(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in bytes {
+        match b {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s
+}
+
+/// Truncates an escaped reply so one giant mismatch cannot flood the log.
+pub fn escape_short(bytes: &[u8]) -> String {
+    let s = escape(bytes);
+    if s.len() > 600 {
+        format!("{}... ({} bytes)", &s[..600], bytes.len())
+    } else {
+        s
+    }
+}
+
+/// The repository root (for test data files).
+pub fn repo_path(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_resp2_and_resp3() {
+        let cases: &[&[u8]] = &[
+            b"+OK\r\n",
+            b"$-1\r\n",
+            b"$3\r\na\r\n\r\n",
+            b"*2\r\n$1\r\na\r\n*1\r\n:1\r\n",
+            b"%1\r\n+k\r\n~2\r\n,1.5\r\n#t\r\n",
+            b"=7\r\ntxt:abc\r\n",
+            b"|1\r\n+a\r\n+b\r\n:5\r\n",
+            b">2\r\n+x\r\n_\r\n",
+        ];
+        for case in cases {
+            assert_eq!(frame_end(case, 0), Some(Ok(case.len())), "{}", escape(case));
+            for cut in 0..case.len() {
+                assert_eq!(
+                    frame_end(&case[..cut], 0),
+                    None,
+                    "{} cut {cut}",
+                    escape(case)
+                );
+            }
+        }
+        assert_eq!(frame_end(b"hello\r\n", 0), Some(Err(())));
+    }
+}
