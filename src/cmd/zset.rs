@@ -16,6 +16,7 @@ use crate::db::zset::{Limits, ZSet};
 use crate::db::{Db, Value};
 use crate::protocol::Reply;
 use crate::protocol::parse::parse_i64;
+use crate::server::blocking::{self, ServeFn};
 use crate::util::glob::glob_match;
 
 const ZSET: &str = "sorted-set";
@@ -88,6 +89,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zmpop", -4, WRITE, Keys::Custom(numkeys_at_1), zmpop)
         .doc(ZSET, "7.0.0", "Pops the lowest or highest scored members of the first non-empty sorted set among several keys.")
         .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."),
+    CommandSpec::new("bzpopmin", -3, WRITE | NOSCRIPT | BLOCKING | FAST, keys_range(1, -2, 1), bzpopmin)
+        .doc(ZSET, "5.0.0", "Pops the lowest scored member of the first non-empty sorted set, waiting for one if needed.")
+        .complexity("O(log(N)) with N being the number of elements in the sorted set."),
+    CommandSpec::new("bzpopmax", -3, WRITE | NOSCRIPT | BLOCKING | FAST, keys_range(1, -2, 1), bzpopmax)
+        .doc(ZSET, "5.0.0", "Pops the highest scored member of the first non-empty sorted set, waiting for one if needed.")
+        .complexity("O(log(N)) with N being the number of elements in the sorted set."),
+    CommandSpec::new("bzmpop", -5, WRITE | BLOCKING, Keys::Custom(numkeys_at_2), bzmpop)
+        .doc(ZSET, "7.0.0", "Pops members from the first non-empty sorted set of several, waiting for one if needed.")
+        .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."),
     CommandSpec::new("zrandmember", -2, READONLY, key1(), zrandmember)
         .doc(ZSET, "6.2.0", "Returns random members, distinct for a positive count, possibly repeated for a negative one.")
         .complexity("O(N) where N is the number of members returned")
@@ -136,6 +146,11 @@ fn numkeys_keys(args: &Args, at: usize, out: &mut Vec<usize>) {
 
 fn numkeys_at_1(args: &Args, out: &mut Vec<usize>) {
     numkeys_keys(args, 1, out);
+}
+
+/// BZMPOP: timeout at 1, numkeys at 2.
+fn numkeys_at_2(args: &Args, out: &mut Vec<usize>) {
+    numkeys_keys(args, 2, out);
 }
 
 /// The STORE forms: destination at 1, numkeys at 2.
@@ -913,15 +928,23 @@ fn parse_numkeys(args: &Args, at: usize, command: &str) -> Result<usize, CmdErro
     Ok(n as usize)
 }
 
-fn zmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let numkeys = match parse_i64(args.get(1)) {
-        Some(n) if n > 0 => n as usize,
+/// A parsed `numkeys key... MIN|MAX [COUNT count]` tail (ZMPOP, BZMPOP).
+struct Mpop<'a> {
+    keys: Vec<&'a [u8]>,
+    max: bool,
+    count: usize,
+}
+
+fn parse_mpop<'a>(args: &Args<'a>, numkeys_at: usize) -> Result<Mpop<'a>, CmdError> {
+    let numkeys = match parse_i64(args.get(numkeys_at)) {
+        Some(n) if n > 0 => n as u64,
         _ => return Err(CmdError::Msg("ERR numkeys should be greater than 0")),
     };
-    let where_at = 2 + numkeys;
-    if where_at >= args.len() {
+    let where_at = numkeys.saturating_add(numkeys_at as u64 + 1);
+    if where_at >= args.len() as u64 {
         return Err(CmdError::Syntax);
     }
+    let where_at = where_at as usize;
     let max = if args.is(where_at, "max") {
         true
     } else if args.is(where_at, "min") {
@@ -929,38 +952,142 @@ fn zmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     } else {
         return Err(CmdError::Syntax);
     };
-    let mut count = 1;
+    let mut count = None;
     let mut i = where_at + 1;
-    let mut count_seen = false;
     while i < args.len() {
-        if !count_seen && args.is(i, "count") && i + 1 < args.len() {
+        if count.is_none() && args.is(i, "count") && i + 1 < args.len() {
             count = match parse_i64(args.get(i + 1)) {
-                Some(n) if n > 0 => n as usize,
+                Some(n) if n > 0 => Some(n as usize),
                 _ => return Err(CmdError::Msg("ERR count should be greater than 0")),
             };
-            count_seen = true;
             i += 2;
         } else {
             return Err(CmdError::Syntax);
         }
     }
-    for key in (2..where_at).map(|k| args.get(k)) {
-        if write_zset(&mut ctx.db, key)?.is_none() {
-            continue;
-        }
-        let popped = pop_from(&mut ctx.db, key, count, max);
-        ctx.out.array(2);
-        ctx.out.bulk(key);
-        ctx.out.array(popped.len());
-        for (m, s) in &popped {
-            ctx.out.array(2);
-            ctx.out.bulk(m);
-            ctx.out.double(*s);
-        }
-        return Ok(());
+    Ok(Mpop {
+        keys: (numkeys_at + 1..where_at).map(|k| args.get(k)).collect(),
+        max,
+        count: count.unwrap_or(1),
+    })
+}
+
+/// Pops from `key` if it holds a sorted set, replying `[key, [[member, score]...]]`.
+fn mpop_from(
+    db: &mut Db,
+    key: &[u8],
+    max: bool,
+    count: usize,
+    out: &mut Reply,
+) -> Result<bool, CmdError> {
+    if write_zset(db, key)?.is_none() {
+        return Ok(false);
     }
-    ctx.out.null_array();
+    let popped = pop_from(db, key, count, max);
+    out.array(2);
+    out.bulk(key);
+    out.array(popped.len());
+    for (m, s) in &popped {
+        out.array(2);
+        out.bulk(m);
+        out.double(*s);
+    }
+    Ok(true)
+}
+
+/// Pops from the first non-empty key; false when every key is empty.
+fn mpop_first(ctx: &mut Ctx, mpop: &Mpop) -> Result<bool, CmdError> {
+    for key in &mpop.keys {
+        if mpop_from(&mut ctx.db, key, mpop.max, mpop.count, ctx.out)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn zmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mpop = parse_mpop(args, 1)?;
+    if !mpop_first(ctx, &mpop)? {
+        ctx.out.null_array();
+    }
     Ok(())
+}
+
+// ---- blocking pops ----
+
+/// Blocks the client on `keys`, or inside MULTI replies the timeout reply at once.
+fn block_or_null(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    timeout: Option<std::time::Duration>,
+    serve: ServeFn,
+) {
+    if !blocking::may_block(ctx) {
+        ctx.out.null_array();
+        return;
+    }
+    let keys = keys.iter().map(|k| k.to_vec()).collect();
+    blocking::block(ctx, keys, Vec::new(), timeout, serve);
+}
+
+/// Pops one member into `[key, member, score]`; false when `key` holds no sorted set.
+fn bpop_from(db: &mut Db, key: &[u8], max: bool, out: &mut Reply) -> Result<bool, CmdError> {
+    if write_zset(db, key)?.is_none() {
+        return Ok(false);
+    }
+    let popped = pop_from(db, key, 1, max);
+    out.array(3);
+    out.bulk(key);
+    out.bulk(&popped[0].0);
+    out.double(popped[0].1);
+    Ok(true)
+}
+
+fn bpop_generic(ctx: &mut Ctx, args: &Args, max: bool, serve: ServeFn) -> CmdResult {
+    let timeout = blocking::parse_timeout(args.get(args.len() - 1))?;
+    let keys: Vec<&[u8]> = args.iter().skip(1).take(args.len() - 2).collect();
+    for key in &keys {
+        if bpop_from(&mut ctx.db, key, max, ctx.out)? {
+            return Ok(());
+        }
+    }
+    block_or_null(ctx, &keys, timeout, serve);
+    Ok(())
+}
+
+fn bzpopmin(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    bpop_generic(ctx, args, false, serve_bzpopmin)
+}
+
+fn bzpopmax(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    bpop_generic(ctx, args, true, serve_bzpopmax)
+}
+
+fn bzmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let timeout = blocking::parse_timeout(args.get(1))?;
+    let mpop = parse_mpop(args, 2)?;
+    if !mpop_first(ctx, &mpop)? {
+        block_or_null(ctx, &mpop.keys, timeout, serve_bzmpop);
+    }
+    Ok(())
+}
+
+/// Serve functions: run when a key a waiter blocks on changed. Argument
+/// errors were ruled out when the command blocked; a key that now holds
+/// another type leaves the waiter blocked.
+fn serve_bzpopmin(db: &mut Db, key: &[u8], _args: &Args, out: &mut Reply) -> bool {
+    bpop_from(db, key, false, out).unwrap_or(false)
+}
+
+fn serve_bzpopmax(db: &mut Db, key: &[u8], _args: &Args, out: &mut Reply) -> bool {
+    bpop_from(db, key, true, out).unwrap_or(false)
+}
+
+fn serve_bzmpop(db: &mut Db, key: &[u8], args: &Args, out: &mut Reply) -> bool {
+    let Ok(mpop) = parse_mpop(args, 2) else {
+        return false;
+    };
+    mpop_from(db, key, mpop.max, mpop.count, out).unwrap_or(false)
 }
 
 // ---- ZRANDMEMBER ----
