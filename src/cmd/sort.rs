@@ -188,15 +188,14 @@ pub enum Source {
 
 /// The elements of the sorted key: None when the key is missing, WRONGTYPE
 /// for strings and hashes.
-///
-/// PENDING (list, set and zset families are not merged into this branch):
-/// their placeholder values hold no elements. On merge, fill these arms
-/// from `List::iter()`, `Set::iter()` (`Member::bytes`) and the zset's
-/// ascending-score walk; nothing else in this file changes.
+/// Sorted sets give their members in ascending score order.
 fn elements_of(value: &Value) -> Result<(Vec<Vec<u8>>, Source), CmdError> {
     match value {
         Value::List(l) => Ok((l.iter().map(<[u8]>::to_vec).collect(), Source::Ordered)),
-        Value::ZSet(z) => Ok((placeholder(z.len()), Source::Ordered)),
+        Value::ZSet(z) => Ok((
+            z.entries().into_iter().map(|(m, _)| m).collect(),
+            Source::Ordered,
+        )),
         Value::Set(s) => {
             let mut scratch = itoa::Buffer::new();
             let members = s.iter().map(|m| m.bytes(&mut scratch).to_vec()).collect();
@@ -204,11 +203,6 @@ fn elements_of(value: &Value) -> Result<(Vec<Vec<u8>>, Source), CmdError> {
         }
         _ => Err(CmdError::WrongType),
     }
-}
-
-fn placeholder(len: usize) -> Vec<Vec<u8>> {
-    debug_assert_eq!(len, 0, "placeholder values hold nothing");
-    Vec::new()
 }
 
 /// Reads a BY/GET pattern for an element: `lookup(pattern, element)`.
