@@ -57,13 +57,15 @@ PIDS+=($!)
 wait_ready "$FERRO_PORT"
 wait_ready "$REDIS_PORT"
 
-# One redis-benchmark run; prints "rps p50 p99" for the test's CSV row.
+# One redis-benchmark run; prints "rps p50 p99" of the test's CSV row, the
+# last one (LRANGE_* tests are preceded by the LPUSH run that fills the list).
 bench() {
   local port=$1 test=$2 depth=$3
   redis-cli -p "$port" FLUSHALL >/dev/null
   timeout "$RUN_TIMEOUT" taskset -c "$CLIENT_CPU" redis-benchmark -p "$port" \
     -t "$test" -n "$REQUESTS" -c "$CLIENTS" -P "$depth" --csv -q 2>/dev/null |
-    awk -F',' 'NR == 2 { for (i = 1; i <= NF; i++) gsub(/"/, "", $i); print $2, $5, $7 }'
+    awk -F',' 'NR > 1 { for (i = 1; i <= NF; i++) gsub(/"/, "", $i); last = $2 " " $5 " " $7 }
+               END { if (last != "") print last }'
 }
 
 printf '%-6s %5s %12s %12s %6s %16s %16s\n' test depth ferrokv_rps redis_rps ratio \
