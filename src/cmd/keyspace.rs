@@ -681,7 +681,6 @@ mod tests {
 
     #[test]
     fn specs_match_redis_command_info() {
-        use crate::cmd::spec::{acl, flag};
         let table = crate::cmd::CommandTable::new(&[]).unwrap();
         for &(name, arity, flags, range, categories) in REDIS_COMMAND_INFO {
             let (parent, sub) = match name.split_once('|') {
@@ -689,16 +688,8 @@ mod tests {
                 None => (name, None),
             };
             let (_, spec) = table.lookup(parent.as_bytes(), sub).unwrap();
-            let spec_flags: Vec<&str> = flag::NAMES
-                .iter()
-                .filter(|(bit, _)| spec.flags & bit != 0)
-                .map(|(_, n)| *n)
-                .collect();
-            let mut spec_acl: Vec<&str> = acl::NAMES
-                .iter()
-                .filter(|(bit, _)| spec.acl_categories() & bit != 0)
-                .map(|(_, n)| *n)
-                .collect();
+            let spec_flags = spec.flag_names();
+            let mut spec_acl = spec.acl_names();
             spec_acl.sort_unstable();
             assert_eq!(spec.arity, arity, "{name} arity");
             assert_eq!(spec_flags.join(" "), flags, "{name} flags");

@@ -930,7 +930,6 @@ mod tests {
     /// `COMMAND INFO` reports them.
     #[test]
     fn specs_match_redis_command_info() {
-        use crate::cmd::spec::{acl, flag};
         let expected = [
             (
                 "sadd",
@@ -954,7 +953,13 @@ mod tests {
             ("srandmember", -2, "readonly", (1, 1, 1), "read set slow"),
             ("smove", 4, "write fast", (1, 2, 1), "write set fast"),
             ("sinter", -2, "readonly", (1, -1, 1), "read set slow"),
-            ("sintercard", -3, "readonly", (0, 0, 0), "read set slow"),
+            (
+                "sintercard",
+                -3,
+                "readonly movablekeys",
+                (0, 0, 0),
+                "read set slow",
+            ),
             (
                 "sinterstore",
                 -3,
@@ -981,33 +986,7 @@ mod tests {
             ("sscan", -3, "readonly", (1, 1, 1), "read set slow"),
         ];
         assert_eq!(super::COMMANDS.len(), expected.len());
-        for (name, arity, flags, keys, categories) in expected {
-            let spec = super::COMMANDS
-                .iter()
-                .find(|s| s.name == name)
-                .unwrap_or_else(|| panic!("{name} missing"));
-            assert_eq!(spec.arity, arity, "{name} arity");
-            let mut got: Vec<&str> = flag::NAMES
-                .iter()
-                .filter(|(f, _)| spec.flags & f != 0)
-                .map(|(_, n)| *n)
-                .collect();
-            let mut want: Vec<&str> = flags.split(' ').collect();
-            got.sort_unstable();
-            want.sort_unstable();
-            assert_eq!(got, want, "{name} flags");
-            assert_eq!(spec.key_range(), keys, "{name} keys");
-            let cats = spec.acl_categories();
-            let mut got: Vec<&str> = acl::NAMES
-                .iter()
-                .filter(|(c, _)| cats & c != 0)
-                .map(|(_, n)| *n)
-                .collect();
-            let mut want: Vec<&str> = categories.split(' ').collect();
-            got.sort_unstable();
-            want.sort_unstable();
-            assert_eq!(got, want, "{name} ACL categories");
-        }
+        crate::cmd::spec::assert_specs_match_redis(super::COMMANDS, &expected);
         // SINTERCARD locks exactly its numkeys keys.
         let args: crate::cmd::args::OwnedArgs =
             ["SINTERCARD", "2", "a", "b", "LIMIT", "1"].iter().collect();

@@ -276,6 +276,30 @@ impl CommandSpec {
         cats
     }
 
+    /// Flag names as `COMMAND INFO` prints them; `movablekeys` when the key
+    /// positions are computed from the arguments.
+    pub fn flag_names(&self) -> Vec<&'static str> {
+        let mut flags = self.flags;
+        if matches!(self.keys, Keys::Custom(_)) {
+            flags |= flag::MOVABLE_KEYS;
+        }
+        flag::NAMES
+            .iter()
+            .filter(|(bit, _)| flags & bit != 0)
+            .map(|&(_, n)| n)
+            .collect()
+    }
+
+    /// ACL category names (without `@`), in `ACL CAT` order.
+    pub fn acl_names(&self) -> Vec<&'static str> {
+        let cats = self.acl_categories();
+        acl::NAMES
+            .iter()
+            .filter(|(bit, _)| cats & bit != 0)
+            .map(|&(_, n)| n)
+            .collect()
+    }
+
     /// Argument count check, as Redis does it before anything else.
     pub fn arity_ok(&self, argc: usize) -> bool {
         let a = self.arity as isize;
@@ -336,4 +360,48 @@ pub const fn keys_all(first: i16) -> Keys {
 }
 pub const fn keys_range(first: i16, last: i16, step: i16) -> Keys {
     Keys::Range { first, last, step }
+}
+
+/// One row of Redis 7.0.15's `COMMAND INFO`: name, arity, flags, (first, last,
+/// step) and ACL categories, the word lists in any order.
+#[cfg(test)]
+pub type RedisInfo = (
+    &'static str,
+    i16,
+    &'static str,
+    (i64, i64, i64),
+    &'static str,
+);
+
+/// Asserts that `specs` hold exactly the `expected` commands with Redis's
+/// arity, flags, key range and ACL categories (family tests call this).
+#[cfg(test)]
+pub fn assert_specs_match_redis<'a>(
+    specs: impl IntoIterator<Item = &'a CommandSpec>,
+    expected: &[RedisInfo],
+) {
+    let specs: Vec<&CommandSpec> = specs.into_iter().collect();
+    assert_eq!(specs.len(), expected.len(), "number of commands");
+    fn sorted(mut words: Vec<&str>) -> Vec<&str> {
+        words.sort_unstable();
+        words
+    }
+    for &(name, arity, flags, keys, categories) in expected {
+        let spec = specs
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(spec.arity, arity, "{name} arity");
+        assert_eq!(
+            sorted(spec.flag_names()),
+            sorted(flags.split(' ').collect()),
+            "{name} flags"
+        );
+        assert_eq!(spec.key_range(), keys, "{name} keys");
+        assert_eq!(
+            sorted(spec.acl_names()),
+            sorted(categories.split(' ').collect()),
+            "{name} ACL categories"
+        );
+    }
 }

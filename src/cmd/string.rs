@@ -995,7 +995,6 @@ mod tests {
     /// `COMMAND INFO` reports them, for this family and the bitmap one.
     #[test]
     fn specs_match_redis_command_info() {
-        use crate::cmd::spec::{acl, flag};
         let expected = [
             ("get", 2, "readonly fast", (1, 1, 1), "read string fast"),
             ("set", -3, "write denyoom", (1, 1, 1), "write string slow"),
@@ -1105,37 +1104,9 @@ mod tests {
                 "read bitmap fast",
             ),
         ];
-        let specs: Vec<_> = super::COMMANDS
-            .iter()
-            .chain(crate::cmd::bitmap::COMMANDS)
-            .collect();
-        assert_eq!(specs.len(), expected.len());
-        for (name, arity, flags, keys, categories) in expected {
-            let spec = specs
-                .iter()
-                .find(|s| s.name == name)
-                .unwrap_or_else(|| panic!("{name} missing"));
-            assert_eq!(spec.arity, arity, "{name} arity");
-            let mut got: Vec<&str> = flag::NAMES
-                .iter()
-                .filter(|(f, _)| spec.flags & f != 0)
-                .map(|(_, n)| *n)
-                .collect();
-            let mut want: Vec<&str> = flags.split(' ').collect();
-            got.sort_unstable();
-            want.sort_unstable();
-            assert_eq!(got, want, "{name} flags");
-            assert_eq!(spec.key_range(), keys, "{name} keys");
-            let cats = spec.acl_categories();
-            let mut got: Vec<&str> = acl::NAMES
-                .iter()
-                .filter(|(c, _)| cats & c != 0)
-                .map(|(_, n)| *n)
-                .collect();
-            let mut want: Vec<&str> = categories.split(' ').collect();
-            got.sort_unstable();
-            want.sort_unstable();
-            assert_eq!(got, want, "{name} ACL categories");
-        }
+        crate::cmd::spec::assert_specs_match_redis(
+            super::COMMANDS.iter().chain(crate::cmd::bitmap::COMMANDS),
+            &expected,
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! COMMAND and its subcommands, answered entirely from the command table.
 
-use super::super::spec::{CommandSpec, Keys, acl, flag, flag::*};
+use super::super::spec::{CommandSpec, Keys, acl, flag::*};
 use super::super::{Args, CmdError, CmdResult, Ctx};
 use super::{NONDETERMINISTIC_ORDER, reply_help};
 use crate::protocol::Reply;
@@ -120,19 +120,6 @@ pub(super) fn find(server: &Server, name: &[u8]) -> Option<usize> {
     }
 }
 
-/// Flags as COMMAND INFO shows them; keys computed at run time imply movablekeys.
-fn visible_flags(spec: &CommandSpec) -> Vec<&'static str> {
-    let mut flags = spec.flags;
-    if matches!(spec.keys, Keys::Custom(_)) {
-        flags |= MOVABLE_KEYS;
-    }
-    flag::NAMES
-        .iter()
-        .filter(|(bit, _)| flags & bit != 0)
-        .map(|&(_, name)| name)
-        .collect()
-}
-
 /// Key-spec flags in our simplified model: read-only commands read, others update.
 fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
     if spec.flags & WRITE != 0 {
@@ -148,7 +135,7 @@ fn write_info(server: &Server, out: &mut Reply, id: usize) {
     out.array(10);
     out.bulk(server.commands.full_name(id).as_bytes());
     out.int(spec.arity as i64);
-    let flags = visible_flags(spec);
+    let flags = spec.flag_names();
     out.set(flags.len());
     for f in flags {
         out.simple(f);
@@ -157,12 +144,7 @@ fn write_info(server: &Server, out: &mut Reply, id: usize) {
     out.int(first);
     out.int(last);
     out.int(step);
-    let cats = spec.acl_categories();
-    let names: Vec<&str> = acl::NAMES
-        .iter()
-        .filter(|(bit, _)| cats & bit != 0)
-        .map(|&(_, n)| n)
-        .collect();
+    let names = spec.acl_names();
     out.set(names.len());
     for n in names {
         out.simple(&format!("@{n}"));
