@@ -485,30 +485,6 @@ fn pick_distinct<'h>(
 
 // ---- HSCAN ----
 
-/// Parses a SCAN cursor as Redis's `strtoul` check does: no leading space,
-/// an optional sign (a negative cursor wraps around), decimal digits only,
-/// and nothing beyond `u64`.
-pub(crate) fn parse_cursor(text: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::Msg("ERR invalid cursor");
-    let (negative, digits) = match text.first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let value: u64 = std::str::from_utf8(digits)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(invalid)?;
-    Ok(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
 /// The MATCH and COUNT options of HSCAN.
 struct ScanOptions<'a> {
     pattern: Option<&'a [u8]>,
@@ -544,7 +520,7 @@ fn parse_scan_options<'a>(args: &Args<'a>, from: usize) -> Result<ScanOptions<'a
 }
 
 fn hscan(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let cursor = parse_cursor(args.get(2))?;
+    let cursor = crate::cmd::parse::scan_cursor(args.get(2))?;
     let Some(hash) = read_hash(&mut ctx.db, args.get(1))? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");

@@ -240,36 +240,8 @@ impl<'a> ScanOptions<'a> {
     }
 }
 
-/// A SCAN cursor as Redis reads it with `strtoul`: an optional sign (a minus
-/// wraps around), decimal digits, nothing else; the empty string is 0.
-fn parse_cursor(text: &[u8]) -> Option<u64> {
-    if text.is_empty() {
-        return Some(0);
-    }
-    let (negative, digits) = match text[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut value: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
 fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let mut cursor = parse_cursor(args.get(1)).ok_or(CmdError::Msg("ERR invalid cursor"))?;
+    let mut cursor = crate::cmd::parse::scan_cursor(args.get(1))?;
     let options = ScanOptions::parse(args, 2)?;
     // As in Redis, COUNT bounds the keys visited (before filtering), and empty
     // buckets are bounded too so one call stays short on a sparse table.
@@ -521,7 +493,6 @@ mod tests {
     use std::collections::HashSet;
     use std::sync::atomic::Ordering::Relaxed;
 
-    use super::parse_cursor;
     use crate::config::Config;
     use crate::db::value::access;
     use crate::testkit::TestClient;
@@ -746,6 +717,7 @@ mod tests {
 
     #[test]
     fn scan_cursor_parsing_follows_strtoul() {
+        let parse_cursor = |t: &[u8]| crate::cmd::parse::scan_cursor(t).ok();
         assert_eq!(parse_cursor(b""), Some(0));
         assert_eq!(parse_cursor(b"+7"), Some(7));
         assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));

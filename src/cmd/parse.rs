@@ -244,3 +244,36 @@ mod tests {
         assert!(expire_deadline(UnixSeconds, b"9223372036854775", 1, "getex").is_ok());
     }
 }
+
+/// A SCAN cursor as Redis reads it with `strtoul`: an optional sign (a minus
+/// wraps around), decimal digits, nothing else; the empty string is 0.
+fn cursor_value(text: &[u8]) -> Option<u64> {
+    if text.is_empty() {
+        return Some(0);
+    }
+    let (negative, digits) = match text[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// A SCAN/SSCAN/HSCAN/ZSCAN cursor, with Redis's error for anything else.
+pub fn scan_cursor(text: &[u8]) -> Result<u64, CmdError> {
+    cursor_value(text).ok_or(CmdError::Msg("ERR invalid cursor"))
+}

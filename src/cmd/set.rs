@@ -620,31 +620,6 @@ fn sintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 // ---- SSCAN ----
 
-/// A SCAN cursor as Redis reads it (`strtoul`): optional sign, decimal
-/// digits, no leading space; the empty string is 0 and a negative value
-/// wraps around.
-pub(crate) fn parse_scan_cursor(text: &[u8]) -> Option<u64> {
-    if text.is_empty() {
-        return Some(0);
-    }
-    let (negative, digits) = match text[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let value = digits.iter().try_fold(0u64, |acc, &d| {
-        acc.checked_mul(10)?.checked_add((d - b'0') as u64)
-    })?;
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
 /// MATCH and COUNT, as every *SCAN takes them after the cursor.
 struct ScanOptions<'a> {
     pattern: Option<&'a [u8]>,
@@ -683,7 +658,7 @@ impl<'a> ScanOptions<'a> {
 }
 
 fn sscan(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let cursor = parse_scan_cursor(args.get(2)).ok_or(CmdError::Msg("ERR invalid cursor"))?;
+    let cursor = crate::cmd::parse::scan_cursor(args.get(2))?;
     let Some(set) = read_set(&mut ctx.db, args.get(1))? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
@@ -909,7 +884,7 @@ mod tests {
 
     #[test]
     fn scan_cursor_parsing() {
-        use super::parse_scan_cursor as p;
+        let p = |t: &[u8]| crate::cmd::parse::scan_cursor(t).ok();
         assert_eq!(p(b""), Some(0));
         assert_eq!(p(b"+7"), Some(7));
         assert_eq!(p(b"-1"), Some(u64::MAX));

@@ -1401,32 +1401,8 @@ fn zintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 // ---- ZSCAN ----
 
-/// A SCAN cursor as `strtoul` reads it (a leading minus wraps around).
-fn parse_cursor(text: &[u8]) -> Option<u64> {
-    let (negative, digits) = match text.first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty() && !text.is_empty() {
-        return None;
-    }
-    let mut value: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
 fn zscan(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let cursor = parse_cursor(args.get(2)).ok_or(CmdError::Msg("ERR invalid cursor"))?;
+    let cursor = crate::cmd::parse::scan_cursor(args.get(2))?;
     let Some(z) = read_zset(&mut ctx.db, args.get(1))? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
