@@ -102,6 +102,7 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .write()
         .set_pairs(&pairs, local)
         .map_err(CmdError::Owned)?;
+    ctx.server.apply_config();
     ctx.out.ok();
     Ok(())
 }

@@ -169,6 +169,8 @@ fn exists(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn touch(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    // TOUCH exists to record an access, so it does even under CLIENT NO-TOUCH.
+    ctx.db.no_touch = false;
     let found = args
         .iter()
         .skip(1)
@@ -1026,5 +1028,24 @@ mod tests {
             t.run(&["OBJECT", "IDLETIME", "k"])
                 .starts_with("-ERR An LFU maxmemory policy is selected, idle time not tracked.")
         );
+    }
+
+    #[test]
+    fn client_no_touch_leaves_access_stamps_alone_except_for_touch() {
+        let mut t = TestClient::new();
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]),
+            "+OK\r\n"
+        );
+        t.run(&["SET", "k", "v"]);
+        let freq = |t: &mut TestClient| t.run(&["OBJECT", "FREQ", "k"]);
+        let created = freq(&mut t);
+        assert_eq!(t.run(&["CLIENT", "NO-TOUCH", "ON"]), "+OK\r\n");
+        for _ in 0..20 {
+            t.run(&["GET", "k"]);
+        }
+        assert_eq!(freq(&mut t), created, "reads under NO-TOUCH must not count");
+        t.run(&["TOUCH", "k"]);
+        assert_ne!(freq(&mut t), created, "TOUCH still records the access");
     }
 }

@@ -164,7 +164,10 @@ pub fn call(
         client.scratch_keys = positions;
         locked
     };
-    let db = locked.db(client.db, now_ms());
+    let mut db = locked.db(client.db, now_ms());
+    db.no_touch = client
+        .handle
+        .has_flag(crate::server::client::cflag::NO_TOUCH);
     out.last_error = None;
     client.handle.touch(id);
     let mut ctx = Ctx {

@@ -234,6 +234,7 @@ impl<'a> Locked<'a> {
             locked: self,
             index: db,
             now_ms,
+            no_touch: false,
         }
     }
 
@@ -300,6 +301,8 @@ pub struct Db<'l, 'a> {
     locked: &'l mut Locked<'a>,
     pub index: usize,
     pub now_ms: u64,
+    /// CLIENT NO-TOUCH: lookups leave LRU/LFU stamps alone.
+    pub no_touch: bool,
 }
 
 impl<'l, 'a> Db<'l, 'a> {
@@ -351,8 +354,11 @@ impl<'l, 'a> Db<'l, 'a> {
     /// Looks a key up and records the access (LRU clock or LFU counter).
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let (keyspace, now): (&'a Keyspace, u64) = (self.locked.keyspace, self.now_ms);
+        let no_touch = self.no_touch;
         let entry = self.peek_in(db, key)?;
-        entry.access = keyspace.touched(entry.access, now);
+        if !no_touch {
+            entry.access = keyspace.touched(entry.access, now);
+        }
         Some(entry)
     }
 

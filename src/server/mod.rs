@@ -65,6 +65,15 @@ impl Server {
         }))
     }
 
+    /// Copies settings that hot paths read from atomics (slow-log and latency
+    /// thresholds, LRU or LFU stamping) out of the config: at start-up and
+    /// after every CONFIG SET, so a change takes effect with the next command.
+    pub fn apply_config(&self) {
+        let config = self.config.read();
+        self.stats.apply_config(&config);
+        self.keyspace.access.follow_policy(&config.maxmemory_policy);
+    }
+
     /// Starts an orderly shutdown: listeners stop, connections close.
     pub fn request_shutdown(&self) {
         self.shutting_down.store(true, Relaxed);
@@ -201,20 +210,11 @@ async fn cron(server: Arc<Server>) {
     let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
     let mut next_shard = 0;
     loop {
-        let hz = {
-            let config = server.config.read();
-            // CONFIG SET may have switched between LRU and LFU stamping.
-            server
-                .keyspace
-                .access
-                .follow_policy(&config.maxmemory_policy);
-            config.hz.clamp(1, 500)
-        };
+        let hz = server.config.read().hz.clamp(1, 500);
         tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
         if server.is_shutting_down() {
             return;
         }
-        server.stats.apply_config(&server.config.read());
         server.stats.sample_rates();
         if !server.stats.active_expire.load(Relaxed) {
             continue;
