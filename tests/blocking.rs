@@ -3,43 +3,25 @@
 //! BLMOVE, CLIENT UNBLOCK, pipelining behind a blocked command and INFO's
 //! `blocked_clients`.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// A ferrokv process on a free loopback port, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
+/// The shared harness's ferrokv process, plus this file's connection helpers.
+struct Server(common::ServerProcess);
+
+impl std::ops::Deref for Server {
+    type Target = common::ServerProcess;
+    fn deref(&self) -> &common::ServerProcess {
+        &self.0
+    }
 }
 
 impl Server {
     fn start() -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ferrokv"))
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ferrokv");
-        let server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
-                c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-                let mut buf = [0; 16];
-                if c.write_all(b"PING\r\n").is_ok() && matches!(c.read(&mut buf), Ok(n) if n > 0) {
-                    return server;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("ferrokv did not become ready");
+        Server(common::ServerProcess::ferrokv(&[]))
     }
 
     fn raw(&self) -> Raw {
@@ -63,13 +45,6 @@ impl Server {
             assert!(Instant::now() < deadline, "never {n} blocked: {info}");
             std::thread::sleep(Duration::from_millis(5));
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

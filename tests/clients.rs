@@ -1,52 +1,25 @@
 //! Connection behaviour over real sockets against the built binary: HELLO,
 //! AUTH, CLIENT KILL/LIST/REPLY/PAUSE, MONITOR, idle timeout, QUIT, maxclients.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// A ferrokv process on a free loopback port, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
+/// The shared harness's ferrokv process, plus this file's connection helpers.
+struct Server(common::ServerProcess);
+
+impl std::ops::Deref for Server {
+    type Target = common::ServerProcess;
+    fn deref(&self) -> &common::ServerProcess {
+        &self.0
+    }
 }
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ferrokv"))
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ferrokv");
-        let server = Server { child, port };
-        server.wait_ready();
-        server
-    }
-
-    /// Polls until the server answers a PING (with or without a password).
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
-                c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-                if c.write_all(b"PING\r\n").is_ok() {
-                    let mut buf = [0; 64];
-                    if matches!(c.read(&mut buf), Ok(n) if n > 0) {
-                        return;
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("ferrokv did not become ready");
+        Server(common::ServerProcess::ferrokv(extra))
     }
 
     fn raw(&self) -> Raw {
@@ -62,13 +35,6 @@ impl Server {
             .unwrap()
             .get_connection()
             .unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

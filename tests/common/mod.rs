@@ -103,7 +103,8 @@ impl ServerProcess {
         Ok(server)
     }
 
-    /// Polls with PING until the server answers, it exits, or time runs out.
+    /// Polls with PING until the server answers (PONG, or NOAUTH when it has
+    /// a password), it exits, or time runs out.
     fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         while Instant::now() < deadline {
@@ -111,7 +112,9 @@ impl ServerProcess {
                 return Err(format!("exited early with {status}"));
             }
             if let Ok(mut conn) = Conn::try_connect(self.port, Duration::from_millis(500)) {
-                if conn.cmd(&["PING"]) == b"+PONG\r\n" {
+                let reply = conn.cmd(&["PING"]);
+                // A server started with a password is up when it refuses us.
+                if reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH") {
                     return Ok(());
                 }
             }
