@@ -68,25 +68,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 // ---- shared helpers ----
 
-fn hash_of(value: &Value) -> Result<&Hash, CmdError> {
-    match value {
-        Value::Hash(h) => Ok(h),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-fn hash_of_mut(value: &mut Value) -> Result<&mut Hash, CmdError> {
-    match value {
-        Value::Hash(h) => Ok(h),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// Looks a hash up for reading (counts a hit or miss): None when missing,
-/// WRONGTYPE when the key holds another type.
-fn read_hash<'d>(db: &'d mut Db<'_, '_>, key: &[u8]) -> Result<Option<&'d Hash>, CmdError> {
-    db.read(key).map(|e| hash_of(&e.value)).transpose()
-}
+super::typed::typed_access!(Hash, Hash, hash_of, hash_of_mut, read_hash, write_hash);
 
 /// The hash at `key` for writing, created empty when missing (creating it
 /// counts as the command's first change). Callers must leave it non-empty.

@@ -65,29 +65,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 // ---- shared helpers ----
 
-fn list_of(value: &Value) -> Result<&List, CmdError> {
-    match value {
-        Value::List(l) => Ok(l),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-fn list_of_mut(value: &mut Value) -> Result<&mut List, CmdError> {
-    match value {
-        Value::List(l) => Ok(l),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// Looks a list up for reading (counts a hit or miss).
-fn read_list<'d>(db: &'d mut Db<'_, '_>, key: &[u8]) -> Result<Option<&'d List>, CmdError> {
-    db.read(key).map(|e| list_of(&e.value)).transpose()
-}
-
-/// Looks a list up for writing.
-fn write_list<'d>(db: &'d mut Db<'_, '_>, key: &[u8]) -> Result<Option<&'d mut List>, CmdError> {
-    db.get(key).map(|e| list_of_mut(&mut e.value)).transpose()
-}
+super::typed::typed_access!(List, List, list_of, list_of_mut, read_list, write_list);
 
 /// Signals a change to a list, deleting it when it became empty.
 fn after_write(db: &mut Db<'_, '_>, key: &[u8], now_empty: bool) {

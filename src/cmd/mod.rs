@@ -11,6 +11,7 @@ pub mod args;
 pub mod parse;
 pub mod spec;
 pub mod table;
+mod typed;
 
 pub mod bitmap;
 pub mod client;

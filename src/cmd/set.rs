@@ -78,30 +78,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 // ---- shared helpers ----
 
-fn set_of(value: &Value) -> Result<&Set, CmdError> {
-    match value {
-        Value::Set(s) => Ok(s),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-fn set_of_mut(value: &mut Value) -> Result<&mut Set, CmdError> {
-    match value {
-        Value::Set(s) => Ok(s),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// Looks a key up for reading (counts a hit or miss): None when missing,
-/// WRONGTYPE when it holds something other than a set.
-fn read_set<'d>(db: &'d mut Db<'_, '_>, key: &[u8]) -> Result<Option<&'d Set>, CmdError> {
-    db.read(key).map(|e| set_of(&e.value)).transpose()
-}
-
-/// Looks a key up for writing (no hit/miss counting).
-fn write_set<'d>(db: &'d mut Db<'_, '_>, key: &[u8]) -> Result<Option<&'d mut Set>, CmdError> {
-    db.get(key).map(|e| set_of_mut(&mut e.value)).transpose()
-}
+super::typed::typed_access!(Set, Set, set_of, set_of_mut, read_set, write_set);
 
 /// Reads several keys at once, as the set algebra needs them. Each key is
 /// looked up in turn (counting hits and misses) and the first one holding

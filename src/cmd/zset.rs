@@ -161,36 +161,14 @@ fn dest_and_numkeys_at_2(args: &Args, out: &mut Vec<usize>) {
 
 // ---- shared helpers ----
 
+super::typed::typed_access!(ZSet, ZSet, zset_of, zset_of_mut, read_zset, write_zset);
+
 fn limits(ctx: &Ctx) -> Limits {
     let config = ctx.server.config.read();
     Limits {
         max_entries: config.zset_max_listpack_entries,
         max_value: config.zset_max_listpack_value,
     }
-}
-
-fn zset_of(value: &Value) -> Result<&ZSet, CmdError> {
-    match value {
-        Value::ZSet(z) => Ok(z),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-fn zset_of_mut(value: &mut Value) -> Result<&mut ZSet, CmdError> {
-    match value {
-        Value::ZSet(z) => Ok(z),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// Looks a key up for reading (counts a hit or miss); WRONGTYPE for other types.
-fn read_zset<'d>(db: &'d mut Db<'_, '_>, key: &[u8]) -> Result<Option<&'d ZSet>, CmdError> {
-    db.read(key).map(|e| zset_of(&e.value)).transpose()
-}
-
-/// Looks a key up for writing; WRONGTYPE for other types.
-fn write_zset<'d>(db: &'d mut Db<'_, '_>, key: &[u8]) -> Result<Option<&'d mut ZSet>, CmdError> {
-    db.get(key).map(|e| zset_of_mut(&mut e.value)).transpose()
 }
 
 /// After members were removed: records the change and deletes the key if the
