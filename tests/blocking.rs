@@ -5,8 +5,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use common::Raw;
+
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 /// The shared harness's ferrokv process, plus this file's connection helpers.
@@ -24,14 +25,6 @@ impl Server {
         Server(common::ServerProcess::ferrokv(&[]))
     }
 
-    fn raw(&self) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        Raw { stream }
-    }
-
     /// Waits until INFO reports `n` blocked clients, so tests know the order
     /// in which their clients blocked.
     fn wait_blocked(&self, n: usize) {
@@ -45,64 +38,6 @@ impl Server {
             assert!(Instant::now() < deadline, "never {n} blocked: {info}");
             std::thread::sleep(Duration::from_millis(5));
         }
-    }
-}
-
-/// A raw RESP connection: send inline commands, read exact bytes.
-struct Raw {
-    stream: TcpStream,
-}
-
-impl Raw {
-    fn send(&mut self, line: &str) {
-        self.stream.write_all(line.as_bytes()).unwrap();
-        self.stream.write_all(b"\r\n").unwrap();
-    }
-
-    fn expect(&mut self, expected: &str) {
-        let mut got = vec![0; expected.len()];
-        self.stream.read_exact(&mut got).unwrap();
-        assert_eq!(String::from_utf8_lossy(&got), expected);
-    }
-
-    fn call(&mut self, line: &str, expected: &str) {
-        self.send(line);
-        self.expect(expected);
-    }
-
-    fn line(&mut self) -> String {
-        let mut line = Vec::new();
-        let mut byte = [0];
-        while !line.ends_with(b"\r\n") {
-            self.stream.read_exact(&mut byte).unwrap();
-            line.push(byte[0]);
-        }
-        String::from_utf8_lossy(&line).into_owned()
-    }
-
-    fn client_id(&mut self) -> u64 {
-        self.send("CLIENT ID");
-        self.line()[1..].trim_end().parse().unwrap()
-    }
-
-    fn info_clients(&mut self) -> String {
-        self.send("INFO clients");
-        let header = self.line();
-        let len: usize = header[1..].trim_end().parse().unwrap();
-        let mut body = vec![0; len + 2];
-        self.stream.read_exact(&mut body).unwrap();
-        String::from_utf8_lossy(&body).into_owned()
-    }
-
-    /// True when nothing arrives within `wait`.
-    fn silent_for(&mut self, wait: Duration) -> bool {
-        self.stream.set_read_timeout(Some(wait)).unwrap();
-        let mut buf = [0; 64];
-        let silent = self.stream.read(&mut buf).is_err();
-        self.stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        silent
     }
 }
 

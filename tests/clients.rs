@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// The shared harness's ferrokv process, plus this file's connection helpers.
@@ -22,70 +20,11 @@ impl Server {
         Server(common::ServerProcess::ferrokv(extra))
     }
 
-    fn raw(&self) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        Raw { stream }
-    }
-
     fn redis(&self) -> redis::Connection {
         redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
             .unwrap()
             .get_connection()
             .unwrap()
-    }
-}
-
-/// A raw RESP connection: send inline commands, read exact bytes.
-struct Raw {
-    stream: TcpStream,
-}
-
-impl Raw {
-    fn send(&mut self, line: &str) {
-        self.stream.write_all(line.as_bytes()).unwrap();
-        self.stream.write_all(b"\r\n").unwrap();
-    }
-
-    /// Reads until `expected.len()` bytes arrived and compares them.
-    fn expect(&mut self, expected: &str) {
-        let mut got = vec![0; expected.len()];
-        self.stream.read_exact(&mut got).unwrap();
-        assert_eq!(String::from_utf8_lossy(&got), expected);
-    }
-
-    fn call(&mut self, line: &str, expected: &str) {
-        self.send(line);
-        self.expect(expected);
-    }
-
-    /// Reads one CRLF-terminated line.
-    fn line(&mut self) -> String {
-        let mut line = Vec::new();
-        let mut byte = [0];
-        while !line.ends_with(b"\r\n") {
-            self.stream.read_exact(&mut byte).unwrap();
-            line.push(byte[0]);
-        }
-        String::from_utf8_lossy(&line).into_owned()
-    }
-
-    /// True when the server closed the connection (EOF or reset); false when
-    /// data arrived or the read timed out with the connection still open.
-    fn closed(&mut self) -> bool {
-        use std::io::ErrorKind::{TimedOut, WouldBlock};
-        let mut buf = [0; 64];
-        match self.stream.read(&mut buf) {
-            Ok(n) => n == 0,
-            Err(e) => !matches!(e.kind(), WouldBlock | TimedOut),
-        }
-    }
-
-    fn client_id(&mut self) -> u64 {
-        self.send("CLIENT ID");
-        self.line()[1..].trim_end().parse().unwrap()
     }
 }
 

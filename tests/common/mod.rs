@@ -114,8 +114,18 @@ impl ServerProcess {
             if let Ok(mut conn) = Conn::try_connect(self.port, Duration::from_millis(500)) {
                 let reply = conn.cmd(&["PING"]);
                 // A server started with a password is up when it refuses us.
-                if reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH") {
+                if reply.starts_with(b"-NOAUTH") {
                     return Ok(());
+                }
+                // Tests run in parallel: another test's server may hold the
+                // port if ours failed to bind, so check whose process answered.
+                if reply == b"+PONG\r\n" {
+                    let info = conn.cmd(&["INFO", "server"]);
+                    let ours = format!("process_id:{}\r\n", self.pid());
+                    if String::from_utf8_lossy(&info).contains(&ours) {
+                        return Ok(());
+                    }
+                    return Err(format!("port {} is served by another process", self.port));
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -132,6 +142,15 @@ impl ServerProcess {
 
     pub fn connect(&self) -> Conn {
         Conn::connect(self.port)
+    }
+
+    /// A line-oriented raw connection (inline commands, exact reply bytes).
+    pub fn raw(&self) -> Raw {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        Raw { stream }
     }
 
     /// The exit status if the process has ended.
@@ -438,5 +457,77 @@ mod tests {
             }
         }
         assert_eq!(frame_end(b"hello\r\n", 0), Some(Err(())));
+    }
+}
+
+/// A raw connection for tests that speak inline commands and check exact
+/// reply bytes, one line or one known length at a time.
+pub struct Raw {
+    pub stream: std::net::TcpStream,
+}
+
+impl Raw {
+    pub fn send(&mut self, line: &str) {
+        self.stream.write_all(line.as_bytes()).unwrap();
+        self.stream.write_all(b"\r\n").unwrap();
+    }
+
+    /// Reads until `expected.len()` bytes arrived and compares them.
+    pub fn expect(&mut self, expected: &str) {
+        let mut got = vec![0; expected.len()];
+        self.stream.read_exact(&mut got).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), expected);
+    }
+
+    pub fn call(&mut self, line: &str, expected: &str) {
+        self.send(line);
+        self.expect(expected);
+    }
+
+    /// Reads one CRLF-terminated line.
+    pub fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        let mut byte = [0];
+        while !line.ends_with(b"\r\n") {
+            self.stream.read_exact(&mut byte).unwrap();
+            line.push(byte[0]);
+        }
+        String::from_utf8_lossy(&line).into_owned()
+    }
+
+    /// True when the server closed the connection (EOF or reset); false when
+    /// data arrived or the read timed out with the connection still open.
+    pub fn closed(&mut self) -> bool {
+        use std::io::ErrorKind::{TimedOut, WouldBlock};
+        let mut buf = [0; 64];
+        match self.stream.read(&mut buf) {
+            Ok(n) => n == 0,
+            Err(e) => !matches!(e.kind(), WouldBlock | TimedOut),
+        }
+    }
+
+    pub fn client_id(&mut self) -> u64 {
+        self.send("CLIENT ID");
+        self.line()[1..].trim_end().parse().unwrap()
+    }
+
+    pub fn info_clients(&mut self) -> String {
+        self.send("INFO clients");
+        let header = self.line();
+        let len: usize = header[1..].trim_end().parse().unwrap();
+        let mut body = vec![0; len + 2];
+        self.stream.read_exact(&mut body).unwrap();
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    /// True when nothing arrives within `wait`.
+    pub fn silent_for(&mut self, wait: Duration) -> bool {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut buf = [0; 64];
+        let silent = self.stream.read(&mut buf).is_err();
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        silent
     }
 }
