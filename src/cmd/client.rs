@@ -617,7 +617,6 @@ fn caching(_ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 const HELP: &[&str] = &[
-    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CACHING (YES|NO)",
     "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
     "GETREDIR",
@@ -663,15 +662,10 @@ const HELP: &[&str] = &[
     "    Report tracking status for the current connection.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
-    "HELP",
-    "    Prints this help.",
 ];
 
 fn help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    ctx.out.array(HELP.len());
-    for line in HELP {
-        ctx.out.simple(line);
-    }
+    crate::cmd::reply_help(ctx.out, "CLIENT", HELP);
     Ok(())
 }
 

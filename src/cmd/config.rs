@@ -126,7 +126,6 @@ fn rewrite(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 const HELP: &[&str] = &[
-    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GET <pattern>",
     "    Return parameters matching the glob-like <pattern> and their values.",
     "SET <directive> <value>",
@@ -135,15 +134,10 @@ const HELP: &[&str] = &[
     "    Reset statistics reported by the INFO command.",
     "REWRITE",
     "    Rewrite the configuration file.",
-    "HELP",
-    "    Prints this help.",
 ];
 
 fn help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    ctx.out.array(HELP.len());
-    for line in HELP {
-        ctx.out.simple(line);
-    }
+    crate::cmd::reply_help(ctx.out, "CONFIG", HELP);
     Ok(())
 }
 

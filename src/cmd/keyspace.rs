@@ -465,7 +465,6 @@ fn object_freq(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 const OBJECT_HELP: &[&str] = &[
-    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "ENCODING <key>",
     "    Return the kind of internal representation used in order to store the value",
     "    associated with a <key>.",
@@ -478,15 +477,10 @@ const OBJECT_HELP: &[&str] = &[
     "REFCOUNT <key>",
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
-    "HELP",
-    "    Prints this help.",
 ];
 
 fn object_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    ctx.out.array(OBJECT_HELP.len());
-    for line in OBJECT_HELP {
-        ctx.out.simple(line);
-    }
+    crate::cmd::reply_help(ctx.out, "OBJECT", OBJECT_HELP);
     Ok(())
 }
 

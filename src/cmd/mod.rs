@@ -292,3 +292,17 @@ fn unknown_command(server: &Server, out: &mut Reply, args: &Args<'_>) {
         .stats
         .record_rejected(None, out.last_error.take().expect("error just written"));
 }
+
+/// Writes a HELP reply in Redis's layout: a header line, the given lines,
+/// then the HELP entry every container ends with.
+pub(crate) fn reply_help(out: &mut Reply, command: &str, lines: &[&str]) {
+    out.array(lines.len() + 3);
+    out.simple(&format!(
+        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for line in lines {
+        out.simple(line);
+    }
+    out.simple("HELP");
+    out.simple("    Prints this help.");
+}

@@ -1,8 +1,10 @@
 //! COMMAND and its subcommands, answered entirely from the command table.
 
+use crate::cmd::reply_help;
+
 use super::super::spec::{CommandSpec, Keys, acl, flag::*};
 use super::super::{Args, CmdError, CmdResult, Ctx};
-use super::{NONDETERMINISTIC_ORDER, reply_help};
+use super::NONDETERMINISTIC_ORDER;
 use crate::protocol::Reply;
 use crate::server::Server;
 use crate::util::glob::glob_match;

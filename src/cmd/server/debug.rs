@@ -1,11 +1,12 @@
 //! DEBUG: a few of Redis's introspection and test hooks, gated by
 //! `enable-debug-command` as Redis gates them.
 
+use crate::cmd::reply_help;
+
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use super::super::{Args, CmdError, CmdResult, Ctx};
-use super::reply_help;
 use crate::db::Value;
 use crate::db::value::StrValue;
 

@@ -5,9 +5,11 @@
 //! value's own heap size plus the fixed overheads Redis would pay, rounded to
 //! allocator size classes, so they land close to what Redis reports.
 
+use crate::cmd::reply_help;
+
 use super::super::spec::{CommandSpec, Keys, flag::*, keys_range};
 use super::super::{Args, CmdError, CmdResult, Ctx};
-use super::{ALL_SHARDS_SPECIAL, ALL_SHARDS_SUCCEED, reply_help};
+use super::{ALL_SHARDS_SPECIAL, ALL_SHARDS_SUCCEED};
 use crate::db::Value;
 use crate::db::value::StrValue;
 

@@ -13,7 +13,6 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::spec::{CommandSpec, Keys, acl, flag::*};
 use super::{Args, CmdError, CmdResult, Ctx};
-use crate::protocol::Reply;
 
 const ADMIN_SUB: u32 = ADMIN | LOADING | STALE;
 const LATENCY_SUB: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
@@ -123,20 +122,6 @@ pub static COMMANDS: &[CommandSpec] = &[
     .doc("server", "1.0.0", "A container for debugging commands.")
     .complexity("Depends on subcommand."),
 ];
-
-/// Writes a HELP reply in Redis's layout: a header line, the given lines,
-/// then the HELP entry every container ends with.
-pub(crate) fn reply_help(out: &mut Reply, command: &str, lines: &[&str]) {
-    out.array(lines.len() + 3);
-    out.simple(&format!(
-        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
-    for line in lines {
-        out.simple(line);
-    }
-    out.simple("HELP");
-    out.simple("    Prints this help.");
-}
 
 fn time(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let now = std::time::SystemTime::now()

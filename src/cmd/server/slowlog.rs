@@ -1,11 +1,13 @@
 //! SLOWLOG and LATENCY: readers of what the gate records in
 //! [`crate::server::stats`].
 
+use crate::cmd::reply_help;
+
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::super::spec::{CommandSpec, Keys};
 use super::super::{Args, CmdError, CmdResult, Ctx};
-use super::{ADMIN_SUB, ALL_NODES_SPECIAL, LATENCY_SUB, NONDETERMINISTIC, reply_help};
+use super::{ADMIN_SUB, ALL_NODES_SPECIAL, LATENCY_SUB, NONDETERMINISTIC};
 use crate::cmd::spec::flag::{LOADING, STALE};
 use crate::server::stats::LatencyMonitor;
 
