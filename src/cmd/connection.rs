@@ -238,6 +238,7 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
 /// tracking are owned by their modules, which clear them on RESET too.
 fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     leave_monitor(ctx);
+    super::multi::reset_client(ctx.server, ctx.client);
     ctx.client.select(0);
     set_protocol(ctx, 2);
     ctx.client.reply_mode = ReplyMode::On;

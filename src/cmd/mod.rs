@@ -22,6 +22,7 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
+pub mod multi;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -29,6 +30,7 @@ pub mod string;
 pub mod zset;
 
 use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 pub use args::Args;
@@ -107,28 +109,25 @@ pub fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs one command through the gate: lookup, arity, auth, locking, call,
-/// statistics. Writes exactly one reply into `out` (none under CLIENT REPLY OFF).
+/// Runs one command through the gate: lookup, arity, auth, queueing inside
+/// MULTI, locking, call, statistics. Writes exactly one reply into `out`
+/// (none under CLIENT REPLY OFF).
 pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Args<'_>) {
     let Some(name) = args.first() else { return };
     let Some((id, spec)) = server.commands.lookup(name, args.get_opt(1)) else {
-        unknown_command(server, out, args);
+        unknown_command(server, client, out, args);
         return;
     };
     if !spec.arity_ok(args.len()) {
-        reject(
-            server,
-            id,
-            out,
-            &format!(
-                "ERR wrong number of arguments for '{}' command",
-                server.commands.full_name(id)
-            ),
+        let msg = format!(
+            "ERR wrong number of arguments for '{}' command",
+            server.commands.full_name(id)
         );
+        reject(server, client, id, out, &msg);
         return;
     }
     if !client.authenticated && spec.flags & flag::NO_AUTH == 0 {
-        reject(server, id, out, "NOAUTH Authentication required.");
+        reject(server, client, id, out, "NOAUTH Authentication required.");
         return;
     }
     if spec.handler.is_none() {
@@ -137,13 +136,22 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
             String::from_utf8_lossy(args.get(1)),
             spec.name.to_ascii_uppercase()
         );
-        reject(server, id, out, &msg);
+        reject(server, client, id, out, &msg);
+        return;
+    }
+    if let Some(txn) = client.multi.as_mut()
+        && spec.flags & flag::TXN_CONTROL == 0
+    {
+        txn.queue(id, args);
+        client.handle.multi.store(txn.len() as i64, Relaxed);
+        out.simple("QUEUED");
         return;
     }
     call(server, client, out, args, id, spec);
 }
 
-/// Locks what the command needs and calls its handler.
+/// Locks what the command needs, calls its handler, then serves the clients
+/// blocked on keys it changed.
 pub fn call(
     server: &Server,
     client: &mut Client,
@@ -152,8 +160,6 @@ pub fn call(
     id: usize,
     spec: &CommandSpec,
 ) {
-    let Some(handler) = spec.handler else { return };
-    let started = Instant::now();
     let mut locked = if spec.flags & flag::WHOLE_KEYSPACE != 0 {
         server.keyspace.lock_all()
     } else {
@@ -165,7 +171,41 @@ pub fn call(
         client.scratch_keys = positions;
         locked
     };
-    let mut db = locked.db(client.db, now_ms());
+    call_held(server, client, out, args, id, spec, &mut locked, now_ms());
+    let deferred = if locked.has_ready() {
+        server.keyspace.blocking.serve_ready(&mut locked)
+    } else {
+        Vec::new()
+    };
+    drop(locked);
+    if !deferred.is_empty() {
+        server
+            .keyspace
+            .blocking
+            .serve_deferred(&server.keyspace, deferred);
+    }
+}
+
+/// Calls a command's handler over shards the caller already holds (every
+/// shard its keys live in) at the frozen time `now_ms`, and does the
+/// per-command bookkeeping: blocking registration, statistics, slow log,
+/// MONITOR. EXEC and scripts run their commands through here, under the locks
+/// their own call took, which is what makes them atomic. Keys that became
+/// ready for blocked clients stay in `locked` for whoever releases it.
+#[allow(clippy::too_many_arguments)]
+pub fn call_held<'s>(
+    server: &'s Server,
+    client: &mut Client,
+    out: &mut Reply,
+    args: &Args<'_>,
+    id: usize,
+    spec: &CommandSpec,
+    locked: &mut crate::db::Locked<'s>,
+    now_ms: u64,
+) {
+    let Some(handler) = spec.handler else { return };
+    let started = Instant::now();
+    let mut db = locked.db(client.db, now_ms);
     db.no_touch = client
         .handle
         .has_flag(crate::server::client::cflag::NO_TOUCH);
@@ -179,16 +219,25 @@ pub fn call(
     };
     let result = handler(&mut ctx, args);
     drop(ctx);
-    let deferred = after_handler(server, client, out, args, &mut locked, result.is_ok());
-    drop(locked);
-    if !deferred.is_empty() {
-        server
-            .keyspace
-            .blocking
-            .serve_deferred(&server.keyspace, deferred);
-    }
-    if let Err(e) = result {
-        out.error(&e.to_string());
+    match result {
+        Ok(()) => {
+            // A blocking handler's request becomes a waiter while the locks
+            // are still held, so no push can slip in between.
+            if let Some(request) = client.block.request.take() {
+                let wait = server.keyspace.blocking.register(
+                    &client.handle,
+                    client.db,
+                    request,
+                    args,
+                    out.resp3,
+                );
+                client.block.wait = Some(wait);
+            }
+        }
+        Err(e) => {
+            client.block.request = None;
+            out.error(&e.to_string());
+        }
     }
     // MONITOR: one atomic load when nobody watches; admin commands are not shown.
     if server.clients.has_monitors() && spec.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 {
@@ -202,36 +251,6 @@ pub fn call(
     // The one comparison fast commands pay for the slow log and latency monitor.
     if took.as_micros() as i64 >= server.stats.watch_threshold_us() {
         record_slow(server, client, args, spec, took);
-    }
-}
-
-/// Blocking hooks, run while the command's shard locks are still held: a
-/// blocking handler's request becomes a waiter (no push can slip in between),
-/// and keys this command changed serve the clients blocked on them. Returns
-/// keys whose serving needs shards not held (see `server::blocking`).
-#[inline]
-fn after_handler(
-    server: &Server,
-    client: &mut Client,
-    out: &Reply,
-    args: &Args<'_>,
-    locked: &mut crate::db::Locked<'_>,
-    succeeded: bool,
-) -> Vec<(usize, crate::db::Bytes24)> {
-    if let Some(request) = client.block.request.take()
-        && succeeded
-    {
-        let wait =
-            server
-                .keyspace
-                .blocking
-                .register(&client.handle, client.db, request, args, out.resp3);
-        client.block.wait = Some(wait);
-    }
-    if locked.has_ready() {
-        server.keyspace.blocking.serve_ready(locked)
-    } else {
-        Vec::new()
     }
 }
 
@@ -260,14 +279,18 @@ fn record_slow(
     );
 }
 
-fn reject(server: &Server, id: usize, out: &mut Reply, msg: &str) {
+/// Refuses a command before it runs; inside MULTI this also dooms the
+/// transaction (EXECABORT), as every rejection does in Redis.
+fn reject(server: &Server, client: &mut Client, id: usize, out: &mut Reply, msg: &str) {
+    multi::flag_error(client);
     out.error(msg);
     server
         .stats
         .record_rejected(Some(id), out.last_error.take().expect("error just written"));
 }
 
-fn unknown_command(server: &Server, out: &mut Reply, args: &Args<'_>) {
+fn unknown_command(server: &Server, client: &mut Client, out: &mut Reply, args: &Args<'_>) {
+    multi::flag_error(client);
     // Redis formats these with `%s`, so each one ends at its first NUL byte.
     let until_nul =
         |arg: &'_ [u8]| -> usize { arg.iter().position(|&b| b == 0).unwrap_or(arg.len()) };

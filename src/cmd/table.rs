@@ -20,6 +20,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::zset::COMMANDS,
     super::hyperloglog::COMMANDS,
     super::sort::COMMANDS,
+    super::multi::COMMANDS,
 ];
 
 pub fn families() -> &'static [&'static [CommandSpec]] {

@@ -16,7 +16,7 @@
 //! IDLETIME/FREQ and eviction; [`Db::peek_in`] and [`Db::read_untouched`] do
 //! not, for the commands Redis lets look without touching.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
@@ -36,6 +36,8 @@ pub struct DbShard {
 
 pub struct Shard {
     pub dbs: Box<[DbShard]>,
+    /// WATCHed keys of this shard and who watches them (see [`super::watch`]).
+    pub watched: super::watch::Watched,
 }
 
 /// Counters the keyspace bumps as a side effect of lookups (INFO stats).
@@ -81,6 +83,9 @@ pub struct Keyspace {
     pub access: AccessPolicy,
     /// Clients blocked on keys (BLPOP...): here so `Db::modified` can reach it.
     pub blocking: crate::server::blocking::Registry,
+    /// Watched `(client, key)` pairs in all shards: writes look at the
+    /// watchers only when this is non-zero.
+    pub watching: AtomicUsize,
 }
 
 impl Keyspace {
@@ -90,6 +95,7 @@ impl Keyspace {
         let make = || {
             Mutex::new(Shard {
                 dbs: (0..databases).map(|_| DbShard::default()).collect(),
+                watched: Default::default(),
             })
         };
         Keyspace {
@@ -99,6 +105,7 @@ impl Keyspace {
             stats: KeyspaceStats::default(),
             access: AccessPolicy::default(),
             blocking: Default::default(),
+            watching: AtomicUsize::new(0),
         }
     }
 
@@ -219,10 +226,10 @@ impl Keyspace {
 
 /// The shards one command holds.
 pub struct Locked<'a> {
-    keyspace: &'a Keyspace,
+    pub(super) keyspace: &'a Keyspace,
     ids: SmallVec<[u16; 4]>,
-    guards: SmallVec<[MutexGuard<'a, Shard>; 4]>,
-    all: bool,
+    pub(super) guards: SmallVec<[MutexGuard<'a, Shard>; 4]>,
+    pub(super) all: bool,
     /// Keys changed while clients were blocked, for the gate to serve.
     ready: Vec<(usize, Bytes24)>,
 }
@@ -289,7 +296,7 @@ impl<'a> Locked<'a> {
     }
 
     #[inline]
-    fn shard(&mut self, hash: u64) -> &mut Shard {
+    pub(super) fn shard(&mut self, hash: u64) -> &mut Shard {
         let slot = self.slot(hash);
         &mut self.guards[slot]
     }
@@ -298,7 +305,7 @@ impl<'a> Locked<'a> {
 /// What a handler sees: one database over the locked shards, at a fixed time
 /// (Redis freezes the clock for the length of a command, EXEC or script).
 pub struct Db<'l, 'a> {
-    locked: &'l mut Locked<'a>,
+    pub(super) locked: &'l mut Locked<'a>,
     pub index: usize,
     pub now_ms: u64,
     /// CLIENT NO-TOUCH: lookups leave LRU/LFU stamps alone.
@@ -306,6 +313,12 @@ pub struct Db<'l, 'a> {
 }
 
 impl<'l, 'a> Db<'l, 'a> {
+    /// The shards under this view, for running further commands in the same
+    /// critical section (EXEC, scripts: see `cmd::call_held`).
+    pub fn locked(&mut self) -> &mut Locked<'a> {
+        self.locked
+    }
+
     pub fn stats(&self) -> &'a KeyspaceStats {
         &self.locked.keyspace.stats
     }
@@ -325,7 +338,11 @@ impl<'l, 'a> Db<'l, 'a> {
             Some(&when) if when <= now => {
                 part.expires.remove(hash, key);
                 part.keys.remove(hash, key);
-                self.locked.keyspace.stats.expired.fetch_add(1, Relaxed);
+                let keyspace = self.locked.keyspace;
+                keyspace.stats.expired.fetch_add(1, Relaxed);
+                if keyspace.watching.load(Relaxed) > 0 {
+                    self.touch_watched(db, key);
+                }
                 true
             }
             _ => false,
@@ -527,9 +544,12 @@ impl<'l, 'a> Db<'l, 'a> {
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         let keyspace = self.locked.keyspace;
         keyspace.stats.dirty.fetch_add(1, Relaxed);
-        // One atomic load when nobody is blocked.
+        // One atomic load each when nobody is blocked or watching.
         if keyspace.blocking.has_waiters() {
             self.locked.ready.push((db, Bytes24::new(key)));
+        }
+        if keyspace.watching.load(Relaxed) > 0 {
+            self.touch_watched(db, key);
         }
     }
 
@@ -559,6 +579,7 @@ impl<'l, 'a> Db<'l, 'a> {
 
     /// Empties database `db`; returns how many keys it held.
     pub fn flush(&mut self, db: usize) -> usize {
+        self.touch_all_watched(db, None);
         let mut removed = 0;
         for part in self.all_parts(db) {
             removed += part.keys.len();
@@ -597,12 +618,15 @@ impl<'l, 'a> Db<'l, 'a> {
     /// Takes database `db`'s contents out of every shard, leaving it empty, so
     /// the caller can free them after the locks are released (FLUSHDB ASYNC).
     pub fn take_all(&mut self, db: usize) -> Vec<DbShard> {
+        self.touch_all_watched(db, None);
         self.all_parts(db).map(std::mem::take).collect()
     }
 
     /// Swaps two databases in every shard.
     pub fn swap(&mut self, a: usize, b: usize) {
         assert!(self.locked.all);
+        self.touch_all_watched(a, Some(b));
+        self.touch_all_watched(b, Some(a));
         for guard in self.locked.guards.iter_mut() {
             guard.dbs.swap(a, b);
         }
@@ -696,8 +720,10 @@ impl<'l, 'a> Db<'l, 'a> {
         let now = self.now_ms;
         let mut expired = 0;
         let mut sampled = 0;
+        let watching = self.locked.keyspace.watching.load(Relaxed) > 0;
         for guard in self.locked.guards.iter_mut() {
-            let part = &mut guard.dbs[db];
+            let shard = &mut **guard;
+            let part = &mut shard.dbs[db];
             for _ in 0..samples.min(part.expires.len()) {
                 sampled += 1;
                 let Some((k, &when)) = part.expires.random(rng) else {
@@ -709,6 +735,9 @@ impl<'l, 'a> Db<'l, 'a> {
                     part.expires.remove(h, &k);
                     part.keys.remove(h, &k);
                     expired += 1;
+                    if watching {
+                        super::watch::touch_expired(&mut shard.watched, db, &k);
+                    }
                 }
             }
         }

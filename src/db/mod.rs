@@ -9,6 +9,7 @@ pub mod keyspace;
 pub mod list;
 pub mod set;
 pub mod value;
+pub mod watch;
 pub mod zset;
 
 pub use bytes::Bytes24;

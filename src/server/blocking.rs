@@ -78,10 +78,10 @@ pub struct BlockState {
     pub wait: Option<BlockWait>,
 }
 
-/// Whether the running command may block: not inside MULTI/EXEC (where
-/// blocking commands act as their non-blocking form, as in Redis).
+/// Whether the running command may block: not when EXEC or a script runs it
+/// (there blocking commands act as their non-blocking form, as in Redis).
 pub fn may_block(ctx: &Ctx) -> bool {
-    !ctx.client.handle.has_flag(cflag::MULTI)
+    ctx.client.running == super::client::Running::Direct
 }
 
 /// Asks the gate to block the client (see the module docs). The handler

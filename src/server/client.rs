@@ -72,6 +72,22 @@ pub struct Client {
     pub rng: SmallRng,
     /// Set while a blocking command (BLPOP...) waits; see `server::blocking`.
     pub block: super::blocking::BlockState,
+    /// Commands queued since MULTI; see [`crate::cmd::multi`].
+    pub multi: Option<crate::cmd::multi::Transaction>,
+    /// Keys this client WATCHes, as `(db, key)`.
+    pub watched: Vec<(usize, Vec<u8>)>,
+    /// Who runs the current command: the client itself, its EXEC or a script.
+    pub running: Running,
+}
+
+/// Where the running command came from. Commands run by EXEC or by a script
+/// may not block (they act as their non-blocking form, as in Redis).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Running {
+    #[default]
+    Direct,
+    Exec,
+    Script,
 }
 
 impl Client {
@@ -88,6 +104,9 @@ impl Client {
             scratch_keys: Vec::with_capacity(8),
             rng: SmallRng::from_rng(&mut rand::rng()),
             block: Default::default(),
+            multi: None,
+            watched: Vec::new(),
+            running: Running::Direct,
         }
     }
 

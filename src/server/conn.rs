@@ -128,6 +128,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
         }
     }
     server.keyspace.blocking.cancel(client.id);
+    cmd::multi::reset_client(&server, &mut client);
     let _ = stream.shutdown().await;
     server.clients.unregister(client.id);
 }
