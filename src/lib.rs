@@ -23,6 +23,7 @@ pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod protocol;
+pub mod script;
 pub mod server;
 pub mod testkit;
 pub mod util;
