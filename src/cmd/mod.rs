@@ -282,8 +282,10 @@ fn record_slow(
 /// Refuses a command before it runs; inside MULTI this also dooms the
 /// transaction (EXECABORT), as every rejection does in Redis.
 fn reject(server: &Server, client: &mut Client, id: usize, out: &mut Reply, msg: &str) {
-    multi::flag_error(client);
-    out.error(msg);
+    match multi::rejected(server, client, server.commands.spec(id), msg) {
+        Some(abort) => out.error(&abort),
+        None => out.error(msg),
+    }
     server
         .stats
         .record_rejected(Some(id), out.last_error.take().expect("error just written"));

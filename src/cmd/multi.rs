@@ -97,7 +97,27 @@ impl Transaction {
     }
 }
 
-/// Dooms the client's transaction, if it has one (the gate rejected a command).
+/// The gate rejected a command: dooms the client's transaction, if any. A
+/// rejected EXEC discards the transaction and says why, as Redis does (even
+/// outside MULTI); the returned text then replaces the error.
+pub fn rejected(
+    server: &Server,
+    client: &mut Client,
+    spec: &CommandSpec,
+    error: &str,
+) -> Option<String> {
+    if spec.name != "exec" {
+        flag_error(client);
+        return None;
+    }
+    reset_client(server, client);
+    let reason = error.strip_prefix("ERR ").unwrap_or(error);
+    Some(format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    ))
+}
+
+/// Dooms the client's transaction, if it has one.
 pub fn flag_error(client: &mut Client) {
     if let Some(txn) = client.multi.as_mut() {
         txn.doomed = true;
@@ -405,5 +425,29 @@ mod tests {
         t.run(&["BLPOP", "empty", "0"]);
         assert_eq!(t.run(&["EXEC"]), "*1\r\n*-1\r\n");
         assert!(t.client.block.wait.is_none());
+    }
+
+    #[test]
+    fn reset_and_disconnect_drop_the_transaction_and_the_watches() {
+        let mut t = TestClient::new();
+        t.run(&["WATCH", "a", "b"]);
+        t.run(&["MULTI"]);
+        assert_eq!(t.run(&["RESET"]), "+RESET\r\n");
+        assert_eq!(t.server.keyspace.watching.load(Relaxed), 0);
+        assert_eq!(t.run(&["EXEC"]), "-ERR EXEC without MULTI\r\n");
+        t.run(&["WATCH", "a"]);
+        super::reset_client(&t.server.clone(), &mut t.client);
+        assert_eq!(t.server.keyspace.watching.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn a_rejected_exec_discards_even_outside_multi() {
+        let mut t = TestClient::new();
+        t.run(&["MULTI"]);
+        assert_eq!(
+            t.run(&["EXEC", "x"]),
+            "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n"
+        );
+        assert_eq!(t.run(&["EXEC"]), "-ERR EXEC without MULTI\r\n");
     }
 }
