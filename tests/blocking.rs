@@ -231,3 +231,24 @@ fn client_kill_removes_a_blocked_client() {
     admin.call("RPUSH q a", ":1\r\n");
     admin.call("LLEN q", ":1\r\n");
 }
+
+#[test]
+fn swapdb_and_move_serve_clients_blocked_in_the_target_database() {
+    let server = Server::start();
+    let mut waiter = server.raw();
+    waiter.call("SELECT 1", "+OK\r\n");
+    waiter.send("BLPOP q 0");
+    server.wait_blocked(1);
+    let mut admin = server.raw();
+    // A list in db 0 becomes db 1's on SWAPDB: the waiter in db 1 gets it.
+    admin.call("RPUSH q from-swap", ":1\r\n");
+    admin.call("SWAPDB 0 1", "+OK\r\n");
+    waiter.expect("*2\r\n$1\r\nq\r\n$9\r\nfrom-swap\r\n");
+    server.wait_blocked(0);
+    // MOVE into the waiter's database serves it too.
+    waiter.send("BLPOP q 0");
+    server.wait_blocked(1);
+    admin.call("RPUSH q from-move", ":1\r\n");
+    admin.call("MOVE q 1", ":1\r\n");
+    waiter.expect("*2\r\n$1\r\nq\r\n$9\r\nfrom-move\r\n");
+}

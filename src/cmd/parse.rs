@@ -33,6 +33,51 @@ pub fn parse_f64(text: &[u8]) -> Option<f64> {
     Some(value)
 }
 
+/// Like [`parse_f64`], but also reads C99 hexadecimal floats (`0x1.8p3`),
+/// as `strtold` does for Redis's long-double arguments (blocking timeouts).
+pub fn parse_f64_or_hex(text: &[u8]) -> Option<f64> {
+    parse_f64(text).or_else(|| parse_hex_float(text))
+}
+
+fn parse_hex_float(text: &[u8]) -> Option<f64> {
+    let (negative, rest) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let rest = rest
+        .strip_prefix(b"0x")
+        .or_else(|| rest.strip_prefix(b"0X"))?;
+    let (mantissa, exponent) = match rest.iter().position(|&b| b == b'p' || b == b'P') {
+        Some(p) => (&rest[..p], Some(&rest[p + 1..])),
+        None => (rest, None),
+    };
+    let (int_digits, frac_digits) = match mantissa.iter().position(|&b| b == b'.') {
+        Some(dot) => (&mantissa[..dot], &mantissa[dot + 1..]),
+        None => (mantissa, &[][..]),
+    };
+    if int_digits.is_empty() && frac_digits.is_empty() {
+        return None;
+    }
+    let digit = |b: &u8| (*b as char).to_digit(16).map(f64::from);
+    let mut value = 0.0;
+    for b in int_digits {
+        value = value * 16.0 + digit(b)?;
+    }
+    let mut scale = 1.0 / 16.0;
+    for b in frac_digits {
+        value += digit(b)? * scale;
+        scale /= 16.0;
+    }
+    if let Some(exponent) = exponent {
+        let exponent: i32 = std::str::from_utf8(exponent).ok()?.parse().ok()?;
+        value *= 2f64.powi(exponent);
+    }
+    value
+        .is_finite()
+        .then_some(if negative { -value } else { value })
+}
+
 /// True when the digits before any exponent are not all zero.
 fn has_nonzero_mantissa(s: &str) -> bool {
     s.bytes()
@@ -166,6 +211,24 @@ pub fn expire_deadline(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_floats_parse_as_strtold_reads_them() {
+        for (text, value) in [
+            ("0x1", 1.0),
+            ("0x1.8", 1.5),
+            ("0X2", 2.0),
+            ("-0x0", 0.0),
+            ("0x1p1", 2.0),
+            ("0x.8", 0.5),
+            ("1e1", 10.0),
+        ] {
+            assert_eq!(parse_f64_or_hex(text.as_bytes()), Some(value), "{text}");
+        }
+        for text in ["0x", "0x.", "0xg", "0x1p", " 0x1", "nan"] {
+            assert_eq!(parse_f64_or_hex(text.as_bytes()), None, "{text}");
+        }
+    }
     use crate::cmd::args::OwnedArgs;
 
     #[test]

@@ -496,7 +496,7 @@ impl<'l, 'a> Db<'l, 'a> {
             }
             None => {}
         }
-        self.modified(key);
+        self.modified_in(db, key);
     }
 
     /// The key's absolute expiry in Unix ms, if it is live and has one.

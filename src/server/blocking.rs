@@ -105,7 +105,7 @@ pub fn block(
 /// Redis 7.0's errors. Like Redis, a value too large for a millisecond count
 /// ends up negative rather than out of range.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let seconds = crate::cmd::parse::parse_f64(arg)
+    let seconds = crate::cmd::parse::parse_f64_or_hex(arg)
         .ok_or(CmdError::Msg("ERR timeout is not a float or out of range"))?;
     let millis = (seconds * 1000.0).ceil();
     if millis < 0.0 || millis >= i64::MAX as f64 {
@@ -186,6 +186,20 @@ impl Registry {
     /// `blocked_clients` of INFO.
     pub fn blocked_clients(&self) -> usize {
         self.blocked.load(Relaxed)
+    }
+
+    /// The keys of database `db` that clients wait on (SWAPDB re-checks them).
+    pub fn waited_keys(&self, db: usize) -> Vec<Bytes24> {
+        if !self.has_waiters() {
+            return Vec::new();
+        }
+        let waiters = self.waiters.lock();
+        waiters
+            .queues
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, key)| key.clone())
+            .collect()
     }
 
     /// Registers a client's request; called by the gate under the shard

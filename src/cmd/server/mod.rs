@@ -209,7 +209,14 @@ fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if !(0..databases).contains(&first) || !(0..databases).contains(&second) {
         return Err(CmdError::InvalidDb);
     }
-    ctx.db.swap(first as usize, second as usize);
+    let (first, second) = (first as usize, second as usize);
+    ctx.db.swap(first, second);
+    // Clients blocked in either database may now find their key filled.
+    for db in [first, second] {
+        for key in ctx.server.keyspace.blocking.waited_keys(db) {
+            ctx.db.locked().mark_ready(db, key);
+        }
+    }
     ctx.db.add_dirty(1);
     ctx.out.ok();
     Ok(())
