@@ -7,6 +7,7 @@ pub mod hash;
 pub mod hll;
 pub mod keyspace;
 pub mod list;
+pub mod listpack;
 pub mod set;
 pub mod value;
 pub mod watch;

@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 
 use super::bytes::Bytes24;
 use super::dict::{Dict, hash_key};
+use super::listpack::{Item, Listpack};
 
 /// The encoding thresholds, read from the config once per command.
 #[derive(Clone, Copy, Debug)]
@@ -37,8 +38,8 @@ pub struct ZSet {
 
 #[derive(Debug, Clone)]
 enum Repr {
-    /// Sorted by (score, member).
-    Pack(Vec<(Bytes24, f64)>),
+    /// Member/score pairs sorted by (score, member).
+    Pack(Packed),
     Tree(Box<Indexed>),
 }
 
@@ -57,8 +58,75 @@ impl std::fmt::Debug for Indexed {
 impl Default for ZSet {
     fn default() -> Self {
         ZSet {
-            repr: Repr::Pack(Vec::new()),
+            repr: Repr::Pack(Packed::default()),
         }
+    }
+}
+
+/// The compact encoding: `member score` pairs in one [`Listpack`].
+#[derive(Debug, Clone, Default)]
+struct Packed {
+    lp: Listpack,
+    len: usize,
+}
+
+/// Walks a [`Packed`] set: `(member, score, byte offset of the pair)`.
+struct PackedIter<'a> {
+    lp: &'a Listpack,
+    at: usize,
+}
+
+impl<'a> Iterator for PackedIter<'a> {
+    type Item = (&'a [u8], f64, usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.lp.byte_len() {
+            return None;
+        }
+        let start = self.at;
+        let (member, next) = self.lp.item(start);
+        let (score, next) = self.lp.item(next);
+        self.at = next;
+        Some((member.bytes(), score.number(), start))
+    }
+}
+
+impl Packed {
+    fn iter(&self) -> PackedIter<'_> {
+        PackedIter { lp: &self.lp, at: 0 }
+    }
+
+    /// Byte offset of the pair at `rank` (the end for `rank == len`).
+    fn offset_of(&self, rank: usize) -> usize {
+        self.iter()
+            .nth(rank)
+            .map_or(self.lp.byte_len(), |(_, _, at)| at)
+    }
+
+    /// Rank, score and byte range of `member`.
+    fn find(&self, member: &[u8]) -> Option<(usize, f64, usize, usize)> {
+        let (rank, (_, score, start)) = self
+            .iter()
+            .enumerate()
+            .find(|(_, (m, _, _))| *m == member)?;
+        let end = self.lp.skip(self.lp.skip(start));
+        Some((rank, score, start, end))
+    }
+
+    fn remove_at(&mut self, start: usize, end: usize) {
+        self.lp.remove(start, end);
+        self.len -= 1;
+    }
+
+    /// Inserts a member known to be absent at its place in the order.
+    fn insert_new(&mut self, member: &[u8], score: f64) {
+        let at = self
+            .iter()
+            .find(|&(m, s, _)| !cmp_entry(s, m, score, member).is_lt())
+            .map_or(self.lp.byte_len(), |(_, _, at)| at);
+        self.lp.insert(at, &[Item::Bytes(member), Item::Number(score)]);
+        self.len += 1;
     }
 }
 
@@ -100,14 +168,17 @@ impl ZSet {
             }
         };
         match &mut set.repr {
-            Repr::Pack(v) => {
+            Repr::Pack(p) => {
                 let zero_to_positive = |s: f64| if s == 0.0 { 0.0 } else { s };
-                v.extend(
-                    entries
-                        .into_iter()
-                        .map(|(m, s)| (Bytes24::from(m), zero_to_positive(s))),
-                );
-                v.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
+                let mut sorted: Vec<(Vec<u8>, f64)> = entries
+                    .into_iter()
+                    .map(|(m, s)| (m, zero_to_positive(s)))
+                    .collect();
+                sorted.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
+                for (m, s) in &sorted {
+                    p.lp.push(&[Item::Bytes(m), Item::Number(*s)]);
+                }
+                p.len = sorted.len();
             }
             Repr::Tree(t) => {
                 for (m, s) in entries {
@@ -120,7 +191,7 @@ impl ZSet {
 
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Pack(v) => v.len(),
+            Repr::Pack(p) => p.len,
             Repr::Tree(t) => t.scores.len(),
         }
     }
@@ -140,10 +211,7 @@ impl ZSet {
     /// Heap bytes owned by the value.
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Pack(v) => {
-                v.capacity() * std::mem::size_of::<(Bytes24, f64)>()
-                    + v.iter().map(|(m, _)| m.heap_size()).sum::<usize>()
-            }
+            Repr::Pack(p) => p.lp.heap_size(),
             Repr::Tree(t) => {
                 std::mem::size_of::<Indexed>()
                     + t.scores.table_size()
@@ -155,7 +223,7 @@ impl ZSet {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
-            Repr::Pack(v) => v.iter().find(|(m, _)| &**m == member).map(|e| e.1),
+            Repr::Pack(p) => p.find(member).map(|(_, score, _, _)| score),
             Repr::Tree(t) => t.scores.get(hash_key(member), member).copied(),
         }
     }
@@ -163,28 +231,26 @@ impl ZSet {
     /// Sets `member`'s score, converting to the large encoding first when the
     /// set outgrows `limits`. Returns the previous score.
     pub fn insert(&mut self, member: &[u8], score: f64, limits: Limits) -> Option<f64> {
-        if let Repr::Pack(v) = &self.repr {
-            let too_big = v.len() + 1 > limits.max_entries || member.len() > limits.max_value;
+        if let Repr::Pack(p) = &self.repr {
+            let too_big = p.len + 1 > limits.max_entries || member.len() > limits.max_value;
             if too_big && self.score(member).is_none() {
                 self.convert_to_tree();
             }
         }
         match &mut self.repr {
-            Repr::Pack(v) => {
+            Repr::Pack(p) => {
                 // A listpack stores integral scores as integers: -0 becomes 0.
                 let score = if score == 0.0 { 0.0 } else { score };
-                let found = v.iter().position(|(m, _)| &**m == member);
-                let (key, old) = match found {
+                let old = match p.find(member) {
                     // An equal score (0 and -0 included) leaves the entry as it is.
-                    Some(i) if v[i].1 == score => return Some(v[i].1),
-                    Some(i) => {
-                        let (m, s) = v.remove(i);
-                        (m, Some(s))
+                    Some((_, old, _, _)) if old == score => return Some(old),
+                    Some((_, old, start, end)) => {
+                        p.remove_at(start, end);
+                        Some(old)
                     }
-                    None => (Bytes24::new(member), None),
+                    None => None,
                 };
-                let at = v.partition_point(|(m, s)| cmp_entry(*s, m, score, member).is_lt());
-                v.insert(at, (key, score));
+                p.insert_new(member, score);
                 old
             }
             Repr::Tree(t) => t.insert(member, score),
@@ -194,19 +260,20 @@ impl ZSet {
     /// Removes `member`; returns its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match &mut self.repr {
-            Repr::Pack(v) => {
-                let i = v.iter().position(|(m, _)| &**m == member)?;
-                Some(v.remove(i).1)
+            Repr::Pack(p) => {
+                let (_, score, start, end) = p.find(member)?;
+                p.remove_at(start, end);
+                Some(score)
             }
             Repr::Tree(t) => t.remove(member),
         }
     }
 
     fn convert_to_tree(&mut self) {
-        if let Repr::Pack(v) = &mut self.repr {
+        if let Repr::Pack(p) = &mut self.repr {
             let mut tree = Indexed::new();
-            for (m, s) in v.drain(..) {
-                tree.insert(&m, s);
+            for (m, s, _) in p.iter() {
+                tree.insert(m, s);
             }
             self.repr = Repr::Tree(Box::new(tree));
         }
@@ -215,7 +282,7 @@ impl ZSet {
     /// 0-based ascending rank of `member`.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match &self.repr {
-            Repr::Pack(v) => v.iter().position(|(m, _)| &**m == member),
+            Repr::Pack(p) => p.find(member).map(|(rank, _, _, _)| rank),
             Repr::Tree(t) => {
                 let score = *t.scores.get(hash_key(member), member)?;
                 Some(
@@ -229,7 +296,7 @@ impl ZSet {
     /// The member at ascending rank `rank` and its score.
     pub fn at_rank(&self, rank: usize) -> Option<(&[u8], f64)> {
         match &self.repr {
-            Repr::Pack(v) => v.get(rank).map(|(m, s)| (&**m, *s)),
+            Repr::Pack(p) => p.iter().nth(rank).map(|(m, s, _)| (m, s)),
             Repr::Tree(t) => t.order.at_rank(rank),
         }
     }
@@ -238,7 +305,7 @@ impl ZSet {
     /// must hold for a prefix of the order (a range bound).
     pub fn count_before(&self, before: impl Fn(&[u8], f64) -> bool) -> usize {
         match &self.repr {
-            Repr::Pack(v) => v.partition_point(|(m, s)| before(m, *s)),
+            Repr::Pack(p) => p.iter().take_while(|&(m, s, _)| before(m, s)).count(),
             Repr::Tree(t) => t.order.count_before(before),
         }
     }
@@ -250,12 +317,13 @@ impl ZSet {
             return;
         }
         match &self.repr {
-            Repr::Pack(v) => {
-                let slice = &v[lo..hi];
+            Repr::Pack(p) => {
+                let run = p.iter().skip(lo).take(hi - lo);
                 if rev {
-                    slice.iter().rev().for_each(|(m, s)| f(m, *s));
+                    let run: Vec<(&[u8], f64, usize)> = run.collect();
+                    run.iter().rev().for_each(|&(m, s, _)| f(m, s));
                 } else {
-                    slice.iter().for_each(|(m, s)| f(m, *s));
+                    run.for_each(|(m, s, _)| f(m, s));
                 }
             }
             Repr::Tree(t) => t.order.visit(t.order.root, lo, hi, rev, &mut f),
@@ -276,8 +344,10 @@ impl ZSet {
             return 0;
         }
         match &mut self.repr {
-            Repr::Pack(v) => {
-                v.drain(lo..hi);
+            Repr::Pack(p) => {
+                let (from, to) = (p.offset_of(lo), p.offset_of(hi));
+                p.lp.remove(from, to);
+                p.len -= hi - lo;
             }
             Repr::Tree(t) => t.remove_ranks(lo, hi),
         }
@@ -288,8 +358,8 @@ impl ZSet {
     /// cursor 0, as Redis does for listpacks.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], f64)) -> u64 {
         match &self.repr {
-            Repr::Pack(v) => {
-                v.iter().for_each(|(m, s)| f(m, *s));
+            Repr::Pack(p) => {
+                p.iter().for_each(|(m, s, _)| f(m, s));
                 0
             }
             Repr::Tree(t) => t.scores.scan(cursor, |m, s| f(m, *s)),
