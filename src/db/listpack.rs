@@ -12,6 +12,7 @@
 //! - `10xxxxxx yyyyyyyy`: a byte string of length `x << 8 | y` (< 16384);
 //! - `110xxxxx`: the small integer `x` (0..=31) as a number;
 //! - `0xE0` + LEB128 zigzag: an integral number (|n| < 2^53);
+//! - `0xE3` + 4 bytes: a number an `f32` holds exactly (1.5, 0.25...);
 //! - `0xE1` + 8 bytes: any other number, as an `f64`;
 //! - `0xE2` + 4-byte length: a longer byte string.
 
@@ -41,6 +42,7 @@ impl<'a> Item<'a> {
 const INT_TAG: u8 = 0xE0;
 const F64_TAG: u8 = 0xE1;
 const LONG_TAG: u8 = 0xE2;
+const F32_TAG: u8 = 0xE3;
 /// Largest magnitude stored as an integer: every such f64 is exact.
 const MAX_EXACT: f64 = 9007199254740992.0;
 
@@ -91,6 +93,10 @@ impl Listpack {
             F64_TAG => {
                 let bytes: [u8; 8] = data[at + 1..at + 9].try_into().expect("8 bytes");
                 (Item::Number(f64::from_le_bytes(bytes)), at + 9)
+            }
+            F32_TAG => {
+                let bytes: [u8; 4] = data[at + 1..at + 5].try_into().expect("4 bytes");
+                (Item::Number(f32::from_le_bytes(bytes) as f64), at + 5)
             }
             LONG_TAG => {
                 let len_bytes: [u8; 4] = data[at + 1..at + 5].try_into().expect("4 bytes");
@@ -173,6 +179,10 @@ fn encode(out: &mut Vec<u8>, item: Item<'_>) {
             }
             out.push(raw as u8);
         }
+        Item::Number(n) if (n as f32) as f64 == n => {
+            out.push(F32_TAG);
+            out.extend_from_slice(&(n as f32).to_le_bytes());
+        }
         Item::Number(n) => {
             out.push(F64_TAG);
             out.extend_from_slice(&n.to_le_bytes());
@@ -235,8 +245,10 @@ mod tests {
         lp.push(&[Item::Bytes(b"member:1"), Item::Number(7.0)]);
         assert_eq!(lp.byte_len(), 1 + 8 + 1);
         lp.push(&[Item::Number(1.5), Item::Number(-300.0)]);
-        assert_eq!(lp.byte_len(), 10 + 9 + 3);
-        lp.remove(10, 19);
+        assert_eq!(lp.byte_len(), 10 + 5 + 3);
+        lp.push(&[Item::Number(0.1)]);
+        assert_eq!(lp.byte_len(), 18 + 9);
+        lp.remove(10, 15);
         assert_eq!(lp.item(10).0, Item::Number(-300.0));
     }
 }

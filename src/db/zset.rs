@@ -94,7 +94,10 @@ impl<'a> Iterator for PackedIter<'a> {
 
 impl Packed {
     fn iter(&self) -> PackedIter<'_> {
-        PackedIter { lp: &self.lp, at: 0 }
+        PackedIter {
+            lp: &self.lp,
+            at: 0,
+        }
     }
 
     /// Byte offset of the pair at `rank` (the end for `rank == len`).
@@ -125,7 +128,8 @@ impl Packed {
             .iter()
             .find(|&(m, s, _)| !cmp_entry(s, m, score, member).is_lt())
             .map_or(self.lp.byte_len(), |(_, _, at)| at);
-        self.lp.insert(at, &[Item::Bytes(member), Item::Number(score)]);
+        self.lp
+            .insert(at, &[Item::Bytes(member), Item::Number(score)]);
         self.len += 1;
     }
 }
