@@ -34,7 +34,7 @@ pub fn parse_f64(text: &[u8]) -> Option<f64> {
 }
 
 /// Like [`parse_f64`], but also reads C99 hexadecimal floats (`0x1.8p3`),
-/// as `strtold` does for Redis's long-double arguments (blocking timeouts).
+/// as `strtod`/`strtold` do for SORT weights and blocking timeouts.
 pub fn parse_f64_or_hex(text: &[u8]) -> Option<f64> {
     parse_f64(text).or_else(|| parse_hex_float(text))
 }

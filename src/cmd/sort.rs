@@ -310,46 +310,7 @@ fn sort_score(text: &[u8]) -> Option<f64> {
         .iter()
         .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))?;
     let text = &text[start..];
-    super::parse::parse_f64(text).or_else(|| parse_hex_float(text))
-}
-
-/// `[+-]0x<hex>[.<hex>][p[+-]<dec>]`, as `strtod` reads it.
-fn parse_hex_float(text: &[u8]) -> Option<f64> {
-    let (negative, rest) = match text.first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let rest = rest
-        .strip_prefix(b"0x")
-        .or_else(|| rest.strip_prefix(b"0X"))?;
-    let hex_len = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    let digit = |d: u8| (d as char).to_digit(16).unwrap_or(0) as f64;
-    let int_len = hex_len(rest);
-    let mut value = rest[..int_len]
-        .iter()
-        .fold(0.0, |v, &d| v * 16.0 + digit(d));
-    let mut rest = &rest[int_len..];
-    let mut digits = int_len;
-    if let Some(frac) = rest.strip_prefix(b".") {
-        let frac_len = hex_len(frac);
-        let mut scale = 1.0 / 16.0;
-        for &d in &frac[..frac_len] {
-            value += digit(d) * scale;
-            scale /= 16.0;
-        }
-        digits += frac_len;
-        rest = &frac[frac_len..];
-    }
-    if digits == 0 {
-        return None;
-    }
-    if let Some(exp) = rest.strip_prefix(b"p").or_else(|| rest.strip_prefix(b"P")) {
-        let exp: i32 = std::str::from_utf8(exp).ok()?.parse().ok()?;
-        value *= 2f64.powi(exp);
-        rest = &[];
-    }
-    (rest.is_empty() && value.is_finite()).then_some(if negative { -value } else { value })
+    super::parse::parse_f64_or_hex(text)
 }
 
 /// LIMIT offset count as a half-open range over `len` elements: a negative
