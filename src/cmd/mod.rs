@@ -39,7 +39,7 @@ pub use table::CommandTable;
 
 use crate::db::Db;
 use crate::protocol::Reply;
-use crate::server::{Client, Server};
+use crate::server::{Client, Server, notify};
 
 /// What a handler sees.
 pub struct Ctx<'c, 's> {
@@ -173,16 +173,24 @@ pub fn call(
     };
     call_held(server, client, out, args, id, spec, &mut locked, now_ms());
     let deferred = if locked.has_ready() {
-        server.keyspace.blocking.serve_ready(&mut locked)
+        let deferred = server.keyspace.blocking.serve_ready(&mut locked);
+        // Served clients' pops are their commands' events.
+        if locked.has_events() {
+            notify::publish(server, locked.take_events());
+        }
+        deferred
     } else {
         Vec::new()
     };
     drop(locked);
     if !deferred.is_empty() {
-        server
+        let events = server
             .keyspace
             .blocking
             .serve_deferred(&server.keyspace, deferred);
+        if !events.is_empty() {
+            notify::publish(server, events);
+        }
     }
 }
 
@@ -205,6 +213,11 @@ pub fn call_held<'s>(
 ) {
     let Some(handler) = spec.handler else { return };
     let started = Instant::now();
+    // EXEC and scripts hold their locks across commands that may change
+    // `notify-keyspace-events`.
+    if locked.holds_all() {
+        locked.refresh_notify_flags();
+    }
     let mut db = locked.db(client.db, now_ms);
     db.no_touch = client
         .handle
@@ -219,6 +232,11 @@ pub fn call_held<'s>(
     };
     let result = handler(&mut ctx, args);
     drop(ctx);
+    // Published under the command's locks, so events on one key keep the
+    // order of the commands that caused them.
+    if locked.has_events() {
+        notify::publish(server, locked.take_events());
+    }
     match result {
         Ok(()) => {
             // A blocking handler's request becomes a waiter while the locks

@@ -4,6 +4,7 @@
 pub mod blocking;
 pub mod client;
 pub mod conn;
+pub mod notify;
 pub mod stats;
 
 use std::net::SocketAddr;
@@ -47,6 +48,8 @@ impl Server {
         stats.apply_config(&config);
         let keyspace = Keyspace::new(config.databases, shard_count());
         keyspace.access.follow_policy(&config.maxmemory_policy);
+        let events = config.value("notify-keyspace-events").unwrap_or_default();
+        keyspace.notify_flags.store(notify::flags(&events), Relaxed);
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
@@ -72,6 +75,10 @@ impl Server {
         let config = self.config.read();
         self.stats.apply_config(&config);
         self.keyspace.access.follow_policy(&config.maxmemory_policy);
+        let events = config.value("notify-keyspace-events").unwrap_or_default();
+        self.keyspace
+            .notify_flags
+            .store(notify::flags(&events), Relaxed);
     }
 
     /// Starts an orderly shutdown: listeners stop, connections close.
@@ -248,6 +255,9 @@ pub fn active_expire_cycle(
         for db in 0..server.keyspace.databases() {
             loop {
                 let (sampled, expired) = locked.db(db, now).expire_sample(db, SAMPLES, rng);
+                if locked.has_events() {
+                    notify::publish(server, locked.take_events());
+                }
                 if sampled == 0 || expired * 4 <= sampled || started.elapsed() > budget {
                     break;
                 }
