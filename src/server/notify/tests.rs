@@ -175,3 +175,97 @@ fn a_served_blocked_client_publishes_its_pop() {
     pusher.run(&["RPUSH", "q", "x"]);
     assert_eq!(delivered_keyspace(), ["q rpush", "q lpop", "q del"]);
 }
+
+#[test]
+fn read_misses_match_redis() {
+    check(include_str!("expected/reads.txt"));
+}
+
+#[test]
+fn active_expiry_publishes_expired() {
+    let mut t = TestClient::new();
+    t.run(&["CONFIG", "SET", "notify-keyspace-events", "Ex"]);
+    t.run(&["SET", "gone", "v", "PX", "1"]);
+    t.run(&["SELECT", "2"]);
+    t.run(&["SET", "later", "v", "PX", "1"]);
+    t.run(&["SET", "stays", "v", "EX", "100"]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    capture::take();
+    // Sampling is random: a few cycles find both keys.
+    let (mut next_shard, mut sent) = (0, Vec::new());
+    for _ in 0..100 {
+        crate::server::active_expire_cycle(
+            &t.server,
+            &mut rand::rng(),
+            &mut next_shard,
+            std::time::Duration::from_secs(1),
+        );
+        sent.extend(capture::take());
+        if sent.len() >= 2 {
+            break;
+        }
+    }
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            ("__keyevent@0__:expired".to_string(), "gone".to_string()),
+            ("__keyevent@2__:expired".to_string(), "later".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn evicted_is_published_only_when_its_class_is_on() {
+    let mut t = TestClient::new();
+    t.run(&["CONFIG", "SET", "notify-keyspace-events", "KEx"]);
+    evicted(&t.server, 1, b"k");
+    assert!(capture::take().is_empty());
+    t.run(&["CONFIG", "SET", "notify-keyspace-events", "KEe"]);
+    evicted(&t.server, 1, b"k");
+    assert_eq!(
+        capture::take(),
+        [
+            ("__keyspace@1__:k".to_string(), "evicted".to_string()),
+            ("__keyevent@1__:evicted".to_string(), "k".to_string()),
+        ]
+    );
+}
+
+/// CONFIG GET prints Redis's canonical form (values and replies taken from
+/// redis-server 7.0.15), and bad letters are refused with its message.
+#[test]
+fn config_shows_the_canonical_form() {
+    let mut t = TestClient::new();
+    let cases = [
+        ("KEA", "AKE"),
+        ("An", "A"),
+        ("gn", "gn"),
+        ("Kn", "nK"),
+        ("AKEmn", "AKEm"),
+        ("nKE", "nKE"),
+        ("xK", "xK"),
+        ("m", "m"),
+        ("g$lshzxetd", "A"),
+        ("", ""),
+    ];
+    for (set, shown) in cases {
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "notify-keyspace-events", set]),
+            "+OK\r\n"
+        );
+        let reply = t.run(&["CONFIG", "GET", "notify-keyspace-events"]);
+        assert_eq!(
+            reply,
+            format!(
+                "*2\r\n$22\r\nnotify-keyspace-events\r\n${}\r\n{shown}\r\n",
+                shown.len()
+            ),
+            "after setting {set:?}"
+        );
+    }
+    assert_eq!(
+        t.run(&["CONFIG", "SET", "notify-keyspace-events", "KEAa"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n"
+    );
+}
