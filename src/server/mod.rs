@@ -4,6 +4,8 @@
 pub mod blocking;
 pub mod client;
 pub mod conn;
+pub mod output_limits;
+pub mod pubsub;
 pub mod stats;
 
 use std::net::SocketAddr;
@@ -29,6 +31,8 @@ pub struct Server {
     pub commands: CommandTable,
     pub stats: Stats,
     pub clients: ClientRegistry,
+    /// Channel, pattern and shard-channel subscribers; message delivery.
+    pub pubsub: pubsub::PubSub,
     pub started: Instant,
     pub started_unix_ms: u64,
     /// 40 hex characters, new every start (INFO `run_id`).
@@ -47,6 +51,8 @@ impl Server {
         stats.apply_config(&config);
         let keyspace = Keyspace::new(config.databases, shard_count());
         keyspace.access.follow_policy(&config.maxmemory_policy);
+        let pubsub = pubsub::PubSub::default();
+        apply_output_limits(&pubsub, &config);
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
@@ -56,6 +62,7 @@ impl Server {
             commands,
             stats,
             clients: ClientRegistry::default(),
+            pubsub,
             started: Instant::now(),
             started_unix_ms: crate::cmd::now_ms(),
             run_id,
@@ -72,6 +79,7 @@ impl Server {
         let config = self.config.read();
         self.stats.apply_config(&config);
         self.keyspace.access.follow_policy(&config.maxmemory_policy);
+        apply_output_limits(&self.pubsub, &config);
     }
 
     /// Starts an orderly shutdown: listeners stop, connections close.
@@ -95,6 +103,12 @@ impl Server {
             }
             notified.await;
         }
+    }
+}
+
+fn apply_output_limits(pubsub: &pubsub::PubSub, config: &Config) {
+    if let Some(limits) = config.value("client-output-buffer-limit") {
+        pubsub.limits.apply(&limits);
     }
 }
 
