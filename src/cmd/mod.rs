@@ -23,6 +23,7 @@ pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
 pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -139,6 +140,12 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
         reject(server, client, id, out, &msg);
         return;
     }
+    if client.in_resp2_pubsub()
+        && let Some(msg) = pubsub::refusal_while_subscribed(spec, server.commands.full_name(id))
+    {
+        reject(server, client, id, out, &msg);
+        return;
+    }
     if let Some(txn) = client.multi.as_mut()
         && spec.flags & flag::TXN_CONTROL == 0
     {
@@ -224,6 +231,7 @@ pub fn call_held<'s>(
         .has_flag(crate::server::client::cflag::NO_TOUCH);
     out.last_error = None;
     client.handle.touch(id);
+    let reply_start = out.len();
     let mut ctx = Ctx {
         server,
         client,
@@ -256,6 +264,11 @@ pub fn call_held<'s>(
             client.block.request = None;
             out.error(&e.to_string());
         }
+    }
+    // Messages this command caused (keyspace notifications) precede its reply
+    // for a RESP3 subscriber; the pub/sub commands order their own frames.
+    if client.pubsub.mailbox().is_some() && spec.flags & flag::PUBSUB == 0 {
+        client.pubsub.splice_pending(&mut out.buf, reply_start);
     }
     // MONITOR: one atomic load when nobody watches; admin commands are not shown.
     if server.clients.has_monitors() && spec.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 {

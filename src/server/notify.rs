@@ -122,11 +122,11 @@ pub fn evicted(server: &Server, db: usize, key: &[u8]) {
     }
 }
 
-/// Hands one message to pub/sub.
+/// Hands one message to pub/sub (and, in unit tests, to [`capture`]).
 fn deliver(server: &Server, channel: &[u8], message: &[u8]) {
     #[cfg(test)]
     capture::record(channel, message);
-    let _ = server;
+    server.pubsub.publish(channel, message);
 }
 
 /// In unit tests: what [`deliver`] was given on this thread, so tests can
