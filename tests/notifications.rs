@@ -81,6 +81,7 @@ fn subscriber_sees_the_same_bytes_as_from_redis() {
         include_str!("../src/server/notify/expected/zsets.txt"),
         include_str!("../src/server/notify/expected/sort.txt"),
         include_str!("../src/server/notify/expected/reads.txt"),
+        include_str!("../src/server/notify/expected/edge.txt"),
     ];
     let mut sides: Vec<(Conn, Conn, &str)> = [(&redis, "redis"), (&ours, "ferrokv")]
         .into_iter()

@@ -269,3 +269,8 @@ fn config_shows_the_canonical_form() {
         "-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n"
     );
 }
+
+#[test]
+fn edge_cases_match_redis() {
+    check(include_str!("expected/edge.txt"));
+}
