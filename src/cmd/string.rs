@@ -239,10 +239,8 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
             ctx.db.set_expire(key, when);
             ctx.db.notify(notify::GENERIC, "expire", key);
         }
-        None if opts.persist => {
-            if ctx.db.persist(key) {
-                ctx.db.notify(notify::GENERIC, "persist", key);
-            }
+        None if opts.persist && ctx.db.persist(key) => {
+            ctx.db.notify(notify::GENERIC, "persist", key);
         }
         None => {}
     }
