@@ -237,3 +237,26 @@ fn normal_client_over_its_limit_is_dropped() {
     // Within the limit nothing happens.
     assert_eq!(setup.cmd(&["GET", "big"]).len(), big.len() + 11);
 }
+
+/// A RESP3 subscriber blocked in BLPOP still receives its messages, as in
+/// Redis, and then the BLPOP reply.
+#[test]
+fn blocked_resp3_subscriber_hears_messages() {
+    let server = ServerProcess::ferrokv(&[]);
+    let mut sub = server.connect();
+    sub.cmd(&["HELLO", "3"]);
+    sub.cmd(&["SUBSCRIBE", "c"]);
+    sub.send(&["BLPOP", "l", "5"]);
+    let mut other = server.connect();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !other.cmd_text(&["CLIENT", "LIST"]).contains("flags=Pb") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(other.cmd_text(&["PUBLISH", "c", "hi"]), ":1\r\n");
+    assert_eq!(
+        sub.read_reply().unwrap(),
+        b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n"
+    );
+    other.cmd(&["RPUSH", "l", "x"]);
+    assert_eq!(sub.read_reply().unwrap(), b"*2\r\n$1\r\nl\r\n$1\r\nx\r\n");
+}
