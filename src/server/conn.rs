@@ -166,6 +166,12 @@ async fn wait_unblocked(
             biased;
             _ = client.handle.killed() => return None,
             served = &mut reply => return served.ok(),
+            _ = next_push(client.pubsub.mailbox()) => {
+                // A RESP3 subscriber still hears its channels while blocked.
+                if !write_pushes(server, client, stream).await {
+                    return None;
+                }
+            }
             _ = sleep_until_or_never(deadline) => {
                 if server.keyspace.blocking.cancel(client.id) {
                     return Some(super::blocking::timeout_reply(client.handle.resp.load(Relaxed) == 3));

@@ -16,7 +16,7 @@
 //! Lock order: shard locks (held by the publishing command), then one
 //! namespace lock, then a mailbox queue. Subscribing takes no shard lock.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
@@ -161,7 +161,10 @@ impl Mailbox {
 #[derive(Default)]
 pub struct Subscriptions {
     mailbox: Option<Arc<Mailbox>>,
-    names: [HashSet<Vec<u8>>; 3],
+    /// Each name with the order it was subscribed in: unsubscribing from
+    /// everything confirms in that order (Redis keeps patterns in a list).
+    names: [HashMap<Vec<u8>, u64>; 3],
+    next_order: u64,
 }
 
 impl Subscriptions {
@@ -174,8 +177,22 @@ impl Subscriptions {
         }
     }
 
+    /// Subscribed names in subscription order.
     pub fn names(&self, kind: Kind) -> Vec<Vec<u8>> {
-        self.names[kind.index()].iter().cloned().collect()
+        let mut names: Vec<(&Vec<u8>, &u64)> = self.names[kind.index()].iter().collect();
+        names.sort_unstable_by_key(|&(_, order)| *order);
+        names.into_iter().map(|(name, _)| name.clone()).collect()
+    }
+
+    /// Adds a name; false when it was there already.
+    fn insert(&mut self, kind: Kind, name: &[u8]) -> bool {
+        let names = &mut self.names[kind.index()];
+        if names.contains_key(name) {
+            return false;
+        }
+        self.next_order += 1;
+        names.insert(name.to_vec(), self.next_order);
+        true
     }
 
     pub fn mailbox(&self) -> Option<&Arc<Mailbox>> {
@@ -234,7 +251,7 @@ impl PubSub {
         kind: Kind,
         name: &[u8],
     ) -> bool {
-        if !subs.names[kind.index()].insert(name.to_vec()) {
+        if !subs.insert(kind, name) {
             return false;
         }
         let mailbox = subs
@@ -260,7 +277,7 @@ impl PubSub {
         kind: Kind,
         name: &[u8],
     ) -> bool {
-        if !subs.names[kind.index()].remove(name) {
+        if subs.names[kind.index()].remove(name).is_none() {
             return false;
         }
         let space = &self.spaces[kind.index()];
