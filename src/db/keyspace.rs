@@ -498,11 +498,12 @@ impl<'l, 'a> Db<'l, 'a> {
         self.expire_if_needed(db, hash, key);
         let (keyspace, now): (&'a Keyspace, u64) = (self.locked.keyspace, self.now_ms);
         let part = self.part(db, hash);
-        match part.keys.get_mut(hash, key) {
+        let created = match part.keys.get_mut(hash, key) {
             // An overwrite counts as an access; LFU keeps the key's history.
             Some(entry) => {
                 entry.value = value;
                 entry.access = keyspace.touched(entry.access, now);
+                false
             }
             None => {
                 let entry = Entry {
@@ -510,16 +511,14 @@ impl<'l, 'a> Db<'l, 'a> {
                     access: keyspace.fresh_stamp(now),
                 };
                 part.keys.insert(hash, Bytes24::new(key), entry);
-                if !keep_ttl && !part.expires.is_empty() {
-                    part.expires.remove(hash, key);
-                }
-                self.locked.notify(notify::NEW, "new", db, key);
-                self.modified_in(db, key);
-                return;
+                true
             }
-        }
+        };
         if !keep_ttl && !part.expires.is_empty() {
             part.expires.remove(hash, key);
+        }
+        if created {
+            self.locked.notify(notify::NEW, "new", db, key);
         }
         self.modified_in(db, key);
     }
