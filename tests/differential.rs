@@ -4,7 +4,12 @@
 //! Script format: one command per line, split like redis-cli (quotes, `\xHH`);
 //! blank lines and `#` comments are skipped. Directives:
 //! `!sleep <ms>`, `!nocompare <cmd...>` (run on both, ignore the replies),
-//! `!sorted <cmd...>` (compare with top-level aggregate elements sorted).
+//! `!sorted <cmd...>` (compare with top-level aggregate elements sorted),
+//! `!conn <n>` (the following lines use connection `n`; 0 is the first one,
+//! others are opened on first use, RESP2, db 0), `!read` (read one more
+//! frame on the current connection, such as a pushed pub/sub message, and
+//! compare it; a frame missing on one side shows as `<timeout>` after
+//! [`READ_FRAME_TIMEOUT`] instead of hanging).
 //!
 //! Each file gets a fresh ferrokv and a fresh redis-server, and a new
 //! connection to each that starts with FLUSHALL, in db 0, speaking RESP2.
@@ -19,6 +24,9 @@ use std::time::Duration;
 use common::{Conn, ReadError, ServerProcess, escape, escape_short, split_aggregate};
 use ferrokv::protocol::parse::{Span, split_args};
 
+/// How long `!read` waits for a frame that should already be on its way.
+const READ_FRAME_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// How one script line is compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -29,8 +37,15 @@ enum Mode {
 
 #[derive(Debug, PartialEq, Eq)]
 enum Step {
-    Command { mode: Mode, args: Vec<Vec<u8>> },
+    Command {
+        mode: Mode,
+        args: Vec<Vec<u8>>,
+    },
     Sleep(Duration),
+    /// Switch to connection `n`.
+    Conn(usize),
+    /// Read one more frame on the current connection.
+    Read,
 }
 
 #[derive(Debug)]
@@ -63,6 +78,11 @@ fn parse_line(line: &str) -> Result<Step, String> {
     let (mode, rest) = if let Some(rest) = line.strip_prefix("!sleep") {
         let ms: u64 = rest.trim().parse().map_err(|_| "bad !sleep value")?;
         return Ok(Step::Sleep(Duration::from_millis(ms)));
+    } else if let Some(rest) = line.strip_prefix("!conn") {
+        let n: usize = rest.trim().parse().map_err(|_| "bad !conn number")?;
+        return Ok(Step::Conn(n));
+    } else if line == "!read" {
+        return Ok(Step::Read);
     } else if let Some(rest) = line.strip_prefix("!nocompare ") {
         (Mode::NoCompare, rest)
     } else if let Some(rest) = line.strip_prefix("!sorted ") {
@@ -110,10 +130,12 @@ fn describe(result: &Result<Vec<u8>, ReadError>) -> Vec<u8> {
     }
 }
 
-/// One side of the comparison: a server and the script's connection to it.
+/// One side of the comparison: a server and the script's connections to it.
 struct Side<'a> {
     server: &'a ServerProcess,
-    conn: Conn,
+    /// Connection `n` of the script, opened on first use.
+    conns: Vec<Option<Conn>>,
+    current: usize,
 }
 
 impl<'a> Side<'a> {
@@ -121,16 +143,45 @@ impl<'a> Side<'a> {
         let mut conn = server.connect();
         let flushed = conn.cmd(&["FLUSHALL"]);
         assert_eq!(flushed, b"+OK\r\n", "FLUSHALL on port {}", server.port);
-        Side { server, conn }
+        Side {
+            server,
+            conns: vec![Some(conn)],
+            current: 0,
+        }
+    }
+
+    fn switch(&mut self, n: usize) {
+        if self.conns.len() <= n {
+            self.conns.resize_with(n + 1, || None);
+        }
+        self.current = n;
+    }
+
+    fn conn(&mut self) -> &mut Conn {
+        let server = self.server;
+        self.conns[self.current].get_or_insert_with(|| server.connect())
     }
 
     /// Runs one command; a connection that closed or timed out is replaced
     /// so the rest of the script still runs.
     fn run(&mut self, args: &[Vec<u8>]) -> Result<Vec<u8>, ReadError> {
-        self.conn.send(args);
-        let result = self.conn.read_reply();
+        let conn = self.conn();
+        conn.send(args);
+        let result = conn.read_reply();
         if result.is_err() {
-            self.conn = self.server.connect();
+            self.conns[self.current] = Some(self.server.connect());
+        }
+        result
+    }
+
+    /// Reads one frame nobody asked for (a pushed message), briefly.
+    fn read(&mut self) -> Result<Vec<u8>, ReadError> {
+        let conn = self.conn();
+        conn.set_timeout(READ_FRAME_TIMEOUT);
+        let result = conn.read_reply();
+        conn.set_timeout(common::READ_TIMEOUT);
+        if matches!(result, Err(ReadError::Closed { .. })) {
+            self.conns[self.current] = Some(self.server.connect());
         }
         result
     }
@@ -153,15 +204,27 @@ fn run_script(
     let mut redis = Side::open(reference);
     let mut mismatches = Vec::new();
     for line in lines {
-        let (mode, args) = match &line.step {
+        let (mode, ours, theirs) = match &line.step {
             Step::Sleep(d) => {
                 std::thread::sleep(*d);
                 continue;
             }
-            Step::Command { mode, args } => (*mode, args),
+            Step::Conn(n) => {
+                ferrokv.switch(*n);
+                redis.switch(*n);
+                continue;
+            }
+            Step::Read => (
+                Mode::Exact,
+                describe(&ferrokv.read()),
+                describe(&redis.read()),
+            ),
+            Step::Command { mode, args } => (
+                *mode,
+                describe(&ferrokv.run(args)),
+                describe(&redis.run(args)),
+            ),
         };
-        let ours = describe(&ferrokv.run(args));
-        let theirs = describe(&redis.run(args));
         let (ours, theirs) = match mode {
             Mode::NoCompare => continue,
             Mode::Sorted => (sort_reply(&ours), sort_reply(&theirs)),
@@ -259,7 +322,7 @@ fn differential_scripts_match_redis() {
 fn script_lines_parse_into_steps() {
     let lines = parse_script(
         "t",
-        "# comment\n\nSET k \"a\\x41\\n\" 'b c'\n!sleep 5\n!sorted KEYS *\n!nocompare TIME\n",
+        "# comment\n\nSET k \"a\\x41\\n\" 'b c'\n!sleep 5\n!sorted KEYS *\n!nocompare TIME\n!conn 2\n!read\n",
     )
     .unwrap();
     let steps: Vec<&Step> = lines.iter().map(|l| &l.step).collect();
@@ -284,11 +347,14 @@ fn script_lines_parse_into_steps() {
                 mode: Mode::NoCompare,
                 args: vec![b"TIME".to_vec()]
             },
+            &Step::Conn(2),
+            &Step::Read,
         ]
     );
     assert_eq!(lines[0].number, 3);
     assert!(parse_script("t", "!bogus x\n").unwrap_err().contains("t:1"));
     assert!(parse_script("t", "GET \"open\n").is_err());
+    assert!(parse_script("t", "!conn x\n").is_err());
 }
 
 #[test]

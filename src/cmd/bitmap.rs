@@ -9,7 +9,7 @@ use super::string::{read_string, resolve_range, string_of_mut};
 use super::{Args, CmdError, CmdResult, Ctx};
 use crate::db::{Db, StrValue, Value};
 use crate::protocol::parse::parse_i64;
-use crate::server::Server;
+use crate::server::{Server, notify};
 
 const BITMAP: &str = "bitmap";
 
@@ -97,21 +97,25 @@ fn put_bit(bytes: &mut [u8], bit: u64, on: bool) {
 }
 
 /// The key's string as a growable buffer of at least `min_len` bytes, created
-/// zero-filled if missing. The caller marks the key modified.
+/// zero-filled if missing, and whether it was created or grown (a change
+/// even if no bit flips). The caller marks the key modified.
 fn bitmap_for_write<'d>(
     db: &'d mut Db<'_, '_>,
     key: &[u8],
     min_len: usize,
-) -> Result<&'d mut Vec<u8>, CmdError> {
+) -> Result<(&'d mut Vec<u8>, bool), CmdError> {
+    let mut grown = false;
     if db.get(key).is_none() {
         db.set(key, Value::Str(StrValue::Raw(vec![0; min_len])));
+        grown = true;
     }
     let entry = db.get(key).expect("key exists or was just created");
     let buf = string_of_mut(&mut entry.value)?.make_raw();
     if buf.len() < min_len {
         buf.resize(min_len, 0);
+        grown = true;
     }
-    Ok(buf)
+    Ok((buf, grown))
 }
 
 fn setbit(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -122,10 +126,13 @@ fn setbit(ctx: &mut Ctx, args: &Args) -> CmdResult {
         _ => return Err(CmdError::Msg("ERR bit is not an integer or out of range")),
     };
     let key = args.get(1);
-    let buf = bitmap_for_write(&mut ctx.db, key, (offset >> 3) as usize + 1)?;
+    let (buf, grown) = bitmap_for_write(&mut ctx.db, key, (offset >> 3) as usize + 1)?;
     let old = bit_at(buf, offset);
     put_bit(buf, offset, on);
     ctx.db.modified(key);
+    if grown || old != on {
+        ctx.db.notify(notify::STRING, "setbit", key);
+    }
     ctx.out.int(old as i64);
     Ok(())
 }
@@ -306,9 +313,12 @@ fn bitop(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .collect();
     let dest = args.get(2);
     if result.is_empty() {
-        ctx.db.remove(dest);
+        if ctx.db.remove(dest).is_some() {
+            ctx.db.notify(notify::GENERIC, "del", dest);
+        }
     } else {
         ctx.db.set(dest, Value::Str(StrValue::Raw(result)));
+        ctx.db.notify(notify::STRING, "set", dest);
     }
     ctx.out.int(max_len as i64);
     Ok(())
@@ -493,18 +503,26 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, read_only_command: bool) -> CmdR
             "ERR BITFIELD_RO only supports the GET subcommand",
         ));
     }
-    let buf = bitmap_for_write(&mut ctx.db, key, (highest >> 3) as usize + 1)?;
+    let (buf, _) = bitmap_for_write(&mut ctx.db, key, (highest >> 3) as usize + 1)?;
     ctx.out.array(ops.len());
+    let mut changes = 0;
     for op in &ops {
         match op.action {
             FieldAction::Get => ctx.out.int(op.value(buf) as i64),
             _ => match op.write(buf) {
-                Some(reply) => ctx.out.int(reply),
+                Some(reply) => {
+                    changes += 1;
+                    ctx.out.int(reply)
+                }
                 None => ctx.out.null(),
             },
         }
     }
     ctx.db.modified(key);
+    // Only writes that happened count: an overflow FAIL changes nothing.
+    if changes > 0 {
+        ctx.db.notify(notify::STRING, "setbit", key);
+    }
     Ok(())
 }
 

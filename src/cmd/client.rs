@@ -308,7 +308,7 @@ fn describe(ctx: &Ctx, handle: &ClientHandle, args: &Args, out: &mut String) {
     let qbuf = handle.query_buffer.load(Relaxed);
     let qbuf_free = handle.query_buffer_free.load(Relaxed);
     let rbs = qbuf + qbuf_free;
-    let omem = ctx.server.clients.monitor_backlog(handle.id);
+    let omem = ctx.server.clients.monitor_backlog(handle.id) + handle.output_buffer.load(Relaxed);
     let cmd = match handle.last_command.load(Relaxed) {
         usize::MAX => "NULL",
         id => ctx.server.commands.full_name(id),

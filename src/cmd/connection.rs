@@ -239,6 +239,10 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     leave_monitor(ctx);
     super::multi::reset_client(ctx.server, ctx.client);
+    let client = &mut *ctx.client;
+    ctx.server
+        .pubsub
+        .unsubscribe_all(&mut client.pubsub, &client.handle);
     ctx.client.select(0);
     set_protocol(ctx, 2);
     ctx.client.reply_mode = ReplyMode::On;
@@ -311,13 +315,16 @@ mod tests {
     #[test]
     fn ping_in_resp2_pubsub_is_an_array() {
         let mut t = TestClient::new();
-        t.client
-            .handle
-            .sub
-            .store(1, std::sync::atomic::Ordering::Relaxed);
+        t.run(&["SUBSCRIBE", "c"]);
         assert_eq!(t.run(&["PING"]), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
-        assert!(t.run(&["HELLO", "3"]).starts_with("%7\r\n"));
-        assert_eq!(t.run(&["PING"]), "+PONG\r\n");
+        assert!(
+            t.run(&["HELLO", "3"])
+                .starts_with("-ERR Can't execute 'hello'")
+        );
+        let mut resp3 = TestClient::on(t.server.clone());
+        assert!(resp3.run(&["HELLO", "3"]).starts_with("%7\r\n"));
+        resp3.run(&["SUBSCRIBE", "c"]);
+        assert_eq!(resp3.run(&["PING"]), "+PONG\r\n");
     }
 
     #[test]

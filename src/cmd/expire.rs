@@ -7,6 +7,7 @@
 
 use super::spec::{CommandSpec, acl, flag::*, key1};
 use super::{Args, CmdError, CmdResult, Ctx};
+use crate::server::notify;
 
 pub static COMMANDS: &[CommandSpec] = &[
     set_ttl_spec(
@@ -236,8 +237,10 @@ fn set_expiry(ctx: &mut Ctx, args: &Args, time: TimeArg) -> CmdResult {
     // A time already past deletes the key, as Redis does.
     if when <= ctx.db.now_ms as i64 {
         ctx.db.remove(key);
+        ctx.db.notify(notify::GENERIC, "del", key);
     } else {
         ctx.db.set_expire(key, when as u64);
+        ctx.db.notify(notify::GENERIC, "expire", key);
     }
     ctx.out.int(1);
     Ok(())
@@ -294,6 +297,9 @@ fn report_ttl(ctx: &mut Ctx, args: &Args, form: TtlForm) -> CmdResult {
 fn persist(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let key = args.get(1);
     let removed = ctx.db.get(key).is_some() && ctx.db.persist(key);
+    if removed {
+        ctx.db.notify(notify::GENERIC, "persist", key);
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }

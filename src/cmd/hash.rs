@@ -10,7 +10,7 @@ use crate::db::hash::{Hash, HashLimits};
 use crate::db::{Db, Value};
 use crate::protocol::Reply;
 use crate::protocol::parse::parse_i64;
-use crate::server::Server;
+use crate::server::{Server, notify};
 use crate::util::glob::glob_match;
 
 const HASH: &str = "hash";
@@ -90,8 +90,9 @@ struct Written {
 }
 
 impl Written {
-    /// Records `changes` changes to `key` (Redis counts one per field written).
-    fn record(self, db: &mut Db, key: &[u8], changes: u64) {
+    /// Records `changes` changes to `key` (Redis counts one per field
+    /// written) and, if there were any, the keyspace event `event`.
+    fn record(self, db: &mut Db, key: &[u8], changes: u64, event: &'static str) {
         if changes == 0 {
             return;
         }
@@ -99,6 +100,7 @@ impl Written {
             db.modified(key);
         }
         db.add_dirty(changes - 1);
+        db.notify(notify::HASH, event, key);
     }
 }
 
@@ -143,7 +145,7 @@ fn set_pairs(ctx: &mut Ctx, args: &Args) -> Result<i64, CmdError> {
     for i in (2..args.len()).step_by(2) {
         added += hash.set(args.get(i), args.get(i + 1), limits) as i64;
     }
-    written.record(&mut ctx.db, key, (args.len() as u64 - 2) / 2);
+    written.record(&mut ctx.db, key, (args.len() as u64 - 2) / 2, "hset");
     Ok(added)
 }
 
@@ -164,7 +166,7 @@ fn hsetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let limits = limits(ctx.server);
     let (hash, written) = hash_for_write(&mut ctx.db, key)?;
     let added = !hash.contains(field) && hash.set(field, args.get(3), limits);
-    written.record(&mut ctx.db, key, added as u64);
+    written.record(&mut ctx.db, key, added as u64, "hset");
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -178,8 +180,12 @@ fn hdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let hash = hash_of_mut(&mut entry.value)?;
     let removed = args.iter().skip(2).filter(|f| hash.remove(f)).count();
     let now_empty = hash.is_empty();
+    if removed > 0 {
+        ctx.db.notify(notify::HASH, "hdel", key);
+    }
     if now_empty {
         ctx.db.remove(key);
+        ctx.db.notify(notify::GENERIC, "del", key);
     } else if removed > 0 {
         ctx.db.modified(key);
     }
@@ -288,7 +294,7 @@ fn hincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let limits = limits(ctx.server);
     let (hash, written) = hash_for_write(&mut ctx.db, key)?;
     hash.set(field, itoa::Buffer::new().format(sum).as_bytes(), limits);
-    written.record(&mut ctx.db, key, 1);
+    written.record(&mut ctx.db, key, 1, "hincrby");
     ctx.out.int(sum);
     Ok(())
 }
@@ -319,7 +325,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let limits = limits(ctx.server);
     let (hash, written) = hash_for_write(&mut ctx.db, key)?;
     hash.set(field, text.as_bytes(), limits);
-    written.record(&mut ctx.db, key, 1);
+    written.record(&mut ctx.db, key, 1, "hincrbyfloat");
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -7,6 +7,7 @@ use super::spec::{CommandSpec, flag::*, key1, keys_all, keys_range};
 use super::{Args, CmdError, CmdResult, Ctx};
 use crate::db::hll::{self, Corrupt, Encoding, REGISTERS};
 use crate::db::{Entry, StrValue, Value};
+use crate::server::notify;
 
 const HLL: &str = "hyperloglog";
 
@@ -91,6 +92,9 @@ fn pfadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
         hll::invalidate_cache(bytes);
         ctx.db.modified(key);
     }
+    if created || changed {
+        ctx.db.notify(notify::STRING, "pfadd", key);
+    }
     ctx.out.int((created || changed) as i64);
     Ok(())
 }
@@ -154,6 +158,7 @@ fn pfmerge(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     hll::invalidate_cache(bytes);
     ctx.db.modified(dest);
+    ctx.db.notify(notify::STRING, "pfadd", dest);
     ctx.out.ok();
     Ok(())
 }

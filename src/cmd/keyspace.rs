@@ -10,6 +10,7 @@ use super::spec::{CommandSpec, Keys, acl, flag::*, key1, keys_all, keys_range};
 use super::{Args, CmdError, CmdResult, Ctx};
 use crate::db::value::access;
 use crate::db::{StrValue, Value};
+use crate::server::notify;
 use crate::util::glob::glob_match;
 
 const KEYSPACE: u64 = acl::KEYSPACE;
@@ -149,11 +150,13 @@ const fn object_sub(
 }
 
 fn del(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let removed = args
-        .iter()
-        .skip(1)
-        .filter(|k| ctx.db.remove(k).is_some())
-        .count();
+    let mut removed = 0;
+    for key in args.iter().skip(1) {
+        if ctx.db.remove(key).is_some() {
+            ctx.db.notify(notify::GENERIC, "del", key);
+            removed += 1;
+        }
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -311,6 +314,8 @@ fn rename_generic(ctx: &mut Ctx, args: &Args, only_if_free: bool) -> CmdResult {
         let ttl = ctx.db.expire_at(src);
         let entry = ctx.db.remove(src).expect("looked up above");
         ctx.db.insert_in(db, dst, entry, ttl);
+        ctx.db.notify(notify::GENERIC, "rename_from", src);
+        ctx.db.notify(notify::GENERIC, "rename_to", dst);
         true
     };
     if only_if_free {
@@ -369,6 +374,7 @@ fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let ttl = ctx.db.expire_at(src);
     let entry = ctx.db.new_entry(value);
     ctx.db.insert_in(dst_db, dst, entry, ttl);
+    ctx.db.notify_in(dst_db, notify::GENERIC, "copy_to", dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -384,6 +390,8 @@ fn move_cmd(ctx: &mut Ctx, args: &Args) -> CmdResult {
         let ttl = ctx.db.expire_at(key);
         let entry = ctx.db.remove(key).expect("looked up above");
         ctx.db.insert_in(dst_db, key, entry, ttl);
+        ctx.db.notify(notify::GENERIC, "move_from", key);
+        ctx.db.notify_in(dst_db, notify::GENERIC, "move_to", key);
     }
     ctx.out.int(moved as i64);
     Ok(())
@@ -394,7 +402,7 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 }
 
 fn object_encoding(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    match ctx.db.read_untouched(args.get(2)) {
+    match ctx.db.read_unnotified(args.get(2)) {
         Some(entry) => ctx.out.bulk(entry.value.encoding().as_bytes()),
         None => ctx.out.null(),
     }
@@ -419,7 +427,7 @@ fn refcount(ctx: &Ctx, value: &Value) -> i64 {
 }
 
 fn object_refcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let Some(value) = ctx.db.read_untouched(args.get(2)).map(|e| e.value.clone()) else {
+    let Some(value) = ctx.db.read_unnotified(args.get(2)).map(|e| e.value.clone()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -429,7 +437,7 @@ fn object_refcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn object_idletime(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let Some(stamp) = ctx.db.read_untouched(args.get(2)).map(|e| e.access) else {
+    let Some(stamp) = ctx.db.read_unnotified(args.get(2)).map(|e| e.access) else {
         ctx.out.null();
         return Ok(());
     };
@@ -444,7 +452,7 @@ fn object_idletime(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn object_freq(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let Some(stamp) = ctx.db.read_untouched(args.get(2)).map(|e| e.access) else {
+    let Some(stamp) = ctx.db.read_unnotified(args.get(2)).map(|e| e.access) else {
         ctx.out.null();
         return Ok(());
     };

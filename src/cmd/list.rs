@@ -13,6 +13,7 @@ use crate::db::list::{End, List};
 use crate::db::{Bytes24, Db, Value};
 use crate::protocol::Reply;
 use crate::server::blocking::{self, ServeFn};
+use crate::server::notify;
 
 const LIST: &str = "list";
 
@@ -67,12 +68,29 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 super::typed::typed_access!(List, List, list_of, list_of_mut, read_list, write_list);
 
-/// Signals a change to a list, deleting it when it became empty.
-fn after_write(db: &mut Db<'_, '_>, key: &[u8], now_empty: bool) {
+/// Signals a change to a list (keyspace event `event`), deleting it when it
+/// became empty (then also `del`, as Redis follows the command's event).
+fn after_write(db: &mut Db<'_, '_>, key: &[u8], now_empty: bool, event: &'static str) {
+    db.notify(notify::LIST, event, key);
     if now_empty {
         db.remove(key);
+        db.notify(notify::GENERIC, "del", key);
     } else {
         db.modified(key);
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
     }
 }
 
@@ -84,7 +102,7 @@ fn pop_some(db: &mut Db<'_, '_>, key: &[u8], end: End, count: usize) -> Vec<Byte
     let popped: Vec<Bytes24> = (0..count).map_while(|_| list.pop(end)).collect();
     let empty = list.is_empty();
     if !popped.is_empty() {
-        after_write(db, key, empty);
+        after_write(db, key, empty, pop_event(end));
     }
     popped
 }
@@ -158,6 +176,9 @@ fn push(ctx: &mut Ctx, args: &Args, end: End, only_existing: bool) -> CmdResult 
             len
         }
     };
+    if len > 0 {
+        ctx.db.notify(notify::LIST, push_event(end), key);
+    }
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -349,6 +370,7 @@ fn lset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let at = list.resolve(index).ok_or(CmdError::OutOfRange)?;
     list.set(at, args.get(3));
     ctx.db.modified(key);
+    ctx.db.notify(notify::LIST, "lset", key);
     ctx.out.ok();
     Ok(())
 }
@@ -372,6 +394,7 @@ fn linsert(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     let len = list.len();
     ctx.db.modified(key);
+    ctx.db.notify(notify::LIST, "linsert", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -386,7 +409,7 @@ fn lrem(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let removed = list.remove(args.get(3), count);
     let empty = list.is_empty();
     if removed > 0 {
-        after_write(&mut ctx.db, key, empty);
+        after_write(&mut ctx.db, key, empty, "lrem");
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -401,7 +424,7 @@ fn ltrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
             None => list.keep(1, 0),
         }
         let empty = list.is_empty();
-        after_write(&mut ctx.db, key, empty);
+        after_write(&mut ctx.db, key, empty, "ltrim");
     }
     ctx.out.ok();
     Ok(())
@@ -412,6 +435,8 @@ fn ltrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
 /// LMOVE's core: pops from `src` and pushes onto `dst` (the same list
 /// rotates). None when `src` is missing; WRONGTYPE when either is not a list
 /// (the destination is checked only when there is something to move).
+/// As in Redis, the push is signalled before the pop, and an emptied source
+/// is deleted last (a one-element list rotating onto itself never empties).
 fn move_one(
     db: &mut Db<'_, '_>,
     src: &[u8],
@@ -423,9 +448,8 @@ fn move_one(
         return Ok(None);
     }
     write_list(db, dst)?;
-    let item = pop_some(db, src, from, 1)
-        .pop()
-        .expect("source list is not empty");
+    let source = write_list(db, src)?.expect("looked up above");
+    let item = source.pop(from).expect("stored lists are never empty");
     match write_list(db, dst)? {
         Some(list) => {
             list.push(to, &item);
@@ -437,6 +461,9 @@ fn move_one(
             db.set(dst, Value::List(list));
         }
     }
+    db.notify(notify::LIST, push_event(to), dst);
+    let emptied = write_list(db, src)?.is_some_and(|list| list.is_empty());
+    after_write(db, src, emptied, pop_event(from));
     Ok(Some(item))
 }
 

@@ -23,6 +23,7 @@ pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
 pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -39,7 +40,7 @@ pub use table::CommandTable;
 
 use crate::db::Db;
 use crate::protocol::Reply;
-use crate::server::{Client, Server};
+use crate::server::{Client, Server, notify};
 
 /// What a handler sees.
 pub struct Ctx<'c, 's> {
@@ -139,6 +140,12 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
         reject(server, client, id, out, &msg);
         return;
     }
+    if client.in_resp2_pubsub()
+        && let Some(msg) = pubsub::refusal_while_subscribed(spec, server.commands.full_name(id))
+    {
+        reject(server, client, id, out, &msg);
+        return;
+    }
     if let Some(txn) = client.multi.as_mut()
         && spec.flags & flag::TXN_CONTROL == 0
     {
@@ -173,16 +180,24 @@ pub fn call(
     };
     call_held(server, client, out, args, id, spec, &mut locked, now_ms());
     let deferred = if locked.has_ready() {
-        server.keyspace.blocking.serve_ready(&mut locked)
+        let deferred = server.keyspace.blocking.serve_ready(&mut locked);
+        // Served clients' pops are their commands' events.
+        if locked.has_events() {
+            notify::publish(server, locked.take_events());
+        }
+        deferred
     } else {
         Vec::new()
     };
     drop(locked);
     if !deferred.is_empty() {
-        server
+        let events = server
             .keyspace
             .blocking
             .serve_deferred(&server.keyspace, deferred);
+        if !events.is_empty() {
+            notify::publish(server, events);
+        }
     }
 }
 
@@ -205,12 +220,18 @@ pub fn call_held<'s>(
 ) {
     let Some(handler) = spec.handler else { return };
     let started = Instant::now();
+    // EXEC and scripts hold their locks across commands that may change
+    // `notify-keyspace-events`.
+    if locked.holds_all() {
+        locked.refresh_notify_flags();
+    }
     let mut db = locked.db(client.db, now_ms);
     db.no_touch = client
         .handle
         .has_flag(crate::server::client::cflag::NO_TOUCH);
     out.last_error = None;
     client.handle.touch(id);
+    let reply_start = out.len();
     let mut ctx = Ctx {
         server,
         client,
@@ -219,6 +240,11 @@ pub fn call_held<'s>(
     };
     let result = handler(&mut ctx, args);
     drop(ctx);
+    // Published under the command's locks, so events on one key keep the
+    // order of the commands that caused them.
+    if locked.has_events() {
+        notify::publish(server, locked.take_events());
+    }
     match result {
         Ok(()) => {
             // A blocking handler's request becomes a waiter while the locks
@@ -238,6 +264,11 @@ pub fn call_held<'s>(
             client.block.request = None;
             out.error(&e.to_string());
         }
+    }
+    // Messages this command caused (keyspace notifications) precede its reply
+    // for a RESP3 subscriber; the pub/sub commands order their own frames.
+    if client.pubsub.mailbox().is_some() && spec.flags & flag::PUBSUB == 0 {
+        client.pubsub.splice_pending(&mut out.buf, reply_start);
     }
     // MONITOR: one atomic load when nobody watches; admin commands are not shown.
     if server.clients.has_monitors() && spec.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 {

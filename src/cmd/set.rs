@@ -12,6 +12,7 @@ use crate::db::set::{Member, Set};
 use crate::db::{Bytes24, Db, Value};
 use crate::protocol::Reply;
 use crate::protocol::parse::parse_i64;
+use crate::server::notify;
 use crate::util::glob::glob_match;
 
 const SET: &str = "set";
@@ -114,10 +115,13 @@ fn reply_set(out: &mut Reply, set: &Set) {
     set.iter().for_each(|m| reply_member(out, m));
 }
 
-/// After members left a set: the key goes when the set is empty.
-fn after_removal(db: &mut Db, key: &[u8], now_empty: bool) {
+/// After members left a set (keyspace event `event`): the key goes when the
+/// set is empty, and `del` follows.
+fn after_removal(db: &mut Db, key: &[u8], now_empty: bool, event: &'static str) {
+    db.notify(notify::SET, event, key);
     if now_empty {
         db.remove(key);
+        db.notify(notify::GENERIC, "del", key);
     } else {
         db.modified(key);
     }
@@ -154,6 +158,9 @@ fn sadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
             added
         }
     };
+    if added > 0 {
+        ctx.db.notify(notify::SET, "sadd", key);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -175,7 +182,7 @@ fn srem(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     let now_empty = set.is_empty();
     if removed > 0 {
-        after_removal(&mut ctx.db, key, now_empty);
+        after_removal(&mut ctx.db, key, now_empty, "srem");
         ctx.db.add_dirty(removed as u64 - 1);
     }
     ctx.out.int(removed);
@@ -231,16 +238,18 @@ fn smove(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Ok(());
     }
     let now_empty = set.is_empty();
-    after_removal(&mut ctx.db, src, now_empty);
+    after_removal(&mut ctx.db, src, now_empty, "srem");
     if dst_exists {
         let set = write_set(&mut ctx.db, dst)?.expect("checked above");
         if set.insert(member, max) {
             ctx.db.modified(dst);
+            ctx.db.notify(notify::SET, "sadd", dst);
         }
     } else {
         let mut set = Set::for_first_member(member);
         set.insert(member, max);
         ctx.db.set(dst, Value::Set(set));
+        ctx.db.notify(notify::SET, "sadd", dst);
     }
     ctx.out.int(1);
     Ok(())
@@ -273,7 +282,7 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         .expect("stored sets are never empty");
     let now_empty = set.is_empty();
     ctx.out.bulk(&popped);
-    after_removal(&mut ctx.db, key, now_empty);
+    after_removal(&mut ctx.db, key, now_empty, "spop");
     Ok(())
 }
 
@@ -293,7 +302,7 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: usize) -> CmdResult {
         // an intset.
         let whole = union(&[Some(&*set)], max);
         reply_set(ctx.out, &whole);
-        ctx.db.remove(key);
+        after_removal(&mut ctx.db, key, true, "spop");
         ctx.db.add_dirty(size as u64 - 1);
         return Ok(());
     }
@@ -317,6 +326,7 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: usize) -> CmdResult {
         reply_set(ctx.out, &popped);
     }
     changed(&mut ctx.db, key, count);
+    ctx.db.notify(notify::SET, "spop", key);
     Ok(())
 }
 
@@ -475,6 +485,17 @@ enum SetOp {
     Diff,
 }
 
+impl SetOp {
+    /// The keyspace event of the *STORE form.
+    fn store_event(self) -> &'static str {
+        match self {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        }
+    }
+}
+
 /// The result of `op` over `keys` as a fresh set.
 fn compute(db: &mut Db, keys: &[&[u8]], op: SetOp, max: usize) -> Result<Set, CmdError> {
     let sets = sets_of(db, keys)?;
@@ -511,9 +532,12 @@ fn store_op(ctx: &mut Ctx, args: &Args, op: SetOp) -> CmdResult {
     let dst = args.get(1);
     let len = result.len();
     if len == 0 {
-        ctx.db.remove(dst);
+        if ctx.db.remove(dst).is_some() {
+            ctx.db.notify(notify::GENERIC, "del", dst);
+        }
     } else {
         ctx.db.set(dst, Value::Set(result));
+        ctx.db.notify(notify::SET, op.store_event(), dst);
     }
     ctx.out.int(len as i64);
     Ok(())

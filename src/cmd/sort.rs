@@ -15,6 +15,7 @@ use std::cmp::Ordering;
 use super::spec::{CommandSpec, Keys, acl, flag::*};
 use super::{Args, CmdError, CmdResult, Ctx};
 use crate::db::{Db, Value};
+use crate::server::notify;
 
 const GENERIC: &str = "generic";
 
@@ -370,7 +371,9 @@ fn sort_generic(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
 fn store(ctx: &mut Ctx, dest: &[u8], rows: Vec<Option<Vec<u8>>>) -> CmdResult {
     let stored = rows.len();
     if rows.is_empty() {
-        ctx.db.remove(dest);
+        if ctx.db.remove(dest).is_some() {
+            ctx.db.notify(notify::GENERIC, "del", dest);
+        }
     } else {
         let mut list = crate::db::list::List::default();
         for row in &rows {
@@ -380,6 +383,7 @@ fn store(ctx: &mut Ctx, dest: &[u8], rows: Vec<Option<Vec<u8>>>) -> CmdResult {
             );
         }
         ctx.db.set(dest, Value::List(list));
+        ctx.db.notify(notify::LIST, "sortstore", dest);
     }
     ctx.out.int(stored as i64);
     Ok(())

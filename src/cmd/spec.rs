@@ -267,7 +267,7 @@ impl CommandSpec {
             "hyperloglog" => acl::HYPERLOGLOG,
             "geo" => acl::GEO,
             "stream" => acl::STREAM,
-            "pubsub" => acl::PUBSUB,
+            // @pubsub follows the PUBSUB flag: PUBSUB HELP is in the group without it.
             "connection" => acl::CONNECTION,
             "transactions" => acl::TRANSACTION,
             "scripting" => acl::SCRIPTING,

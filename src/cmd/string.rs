@@ -14,7 +14,7 @@ use super::{Args, CmdError, CmdResult, Ctx};
 use crate::db::{Bytes24, Db, StrValue, Value};
 use crate::protocol::Reply;
 use crate::protocol::parse::parse_i64;
-use crate::server::Server;
+use crate::server::{Server, notify};
 
 const STRING: &str = "string";
 
@@ -130,8 +130,10 @@ pub(crate) fn resolve_range(
 /// new expiry if one was given.
 fn store(db: &mut Db, key: &[u8], value: &[u8], keep_ttl: bool, deadline: Option<u64>) {
     db.set_in(db.index, key, Value::str(value), keep_ttl);
+    db.notify(notify::STRING, "set", key);
     if let Some(when) = deadline {
         db.set_expire(key, when);
+        db.notify(notify::GENERIC, "expire", key);
     }
 }
 
@@ -188,6 +190,7 @@ fn setnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.int(0);
     } else {
         ctx.db.set(key, Value::str(args.get(2)));
+        ctx.db.notify(notify::STRING, "set", key);
         ctx.out.int(1);
     }
     Ok(())
@@ -198,6 +201,7 @@ fn getset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let old = read_string(&mut ctx.db, key)?;
     reply_string(ctx.out, old);
     ctx.db.set(key, Value::str(args.get(2)));
+    ctx.db.notify(notify::STRING, "set", key);
     Ok(())
 }
 
@@ -208,6 +212,7 @@ fn getdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
     reply_string(ctx.out, old);
     if found {
         ctx.db.remove(key);
+        ctx.db.notify(notify::GENERIC, "del", key);
     }
     Ok(())
 }
@@ -228,10 +233,14 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
         // An absolute time already past deletes the key, as Redis does.
         Some(when) if when <= ctx.db.now_ms => {
             ctx.db.remove(key);
+            ctx.db.notify(notify::GENERIC, "del", key);
         }
-        Some(when) => ctx.db.set_expire(key, when),
-        None if opts.persist => {
-            ctx.db.persist(key);
+        Some(when) => {
+            ctx.db.set_expire(key, when);
+            ctx.db.notify(notify::GENERIC, "expire", key);
+        }
+        None if opts.persist && ctx.db.persist(key) => {
+            ctx.db.notify(notify::GENERIC, "persist", key);
         }
         None => {}
     }
@@ -261,6 +270,7 @@ fn check_pairs(args: &Args, name: &str) -> CmdResult {
 fn set_pairs(db: &mut Db, args: &Args) {
     for i in (1..args.len()).step_by(2) {
         db.set(args.get(i), Value::str(args.get(i + 1)));
+        db.notify(notify::STRING, "set", args.get(i));
     }
 }
 
@@ -300,6 +310,7 @@ fn append(ctx: &mut Ctx, args: &Args) -> CmdResult {
             len
         }
     };
+    ctx.db.notify(notify::STRING, "append", key);
     ctx.out.int(new_len as i64);
     Ok(())
 }
@@ -357,6 +368,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
             new
         }
     };
+    ctx.db.notify(notify::STRING, "incrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -371,6 +383,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     // value is edited in place, so the TTL stays.
     let value = Value::Str(StrValue::Bytes(Bytes24::new(text.as_bytes())));
     ctx.db.set_in(ctx.db.index, key, value, true);
+    ctx.db.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }
@@ -449,6 +462,9 @@ fn setrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
             }
         }
     };
+    if !patch.is_empty() {
+        ctx.db.notify(notify::STRING, "setrange", key);
+    }
     ctx.out.int(new_len as i64);
     Ok(())
 }

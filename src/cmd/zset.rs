@@ -17,6 +17,7 @@ use crate::db::{Db, Value};
 use crate::protocol::Reply;
 use crate::protocol::parse::parse_i64;
 use crate::server::blocking::{self, ServeFn};
+use crate::server::notify;
 use crate::util::glob::glob_match;
 
 const ZSET: &str = "sorted-set";
@@ -171,31 +172,37 @@ fn limits(ctx: &Ctx) -> Limits {
     }
 }
 
-/// After members were removed: records the change and deletes the key if the
-/// set emptied.
-fn after_removal(db: &mut Db, key: &[u8], removed: usize) {
+/// After members were removed: records the change (keyspace event `event`)
+/// and deletes the key if the set emptied (then `del`).
+fn after_removal(db: &mut Db, key: &[u8], removed: usize, event: &'static str) {
     if removed == 0 {
         return;
     }
+    db.notify(notify::ZSET, event, key);
     let empty = db
         .get(key)
         .is_some_and(|e| matches!(&e.value, Value::ZSet(z) if z.is_empty()));
     if empty {
         db.remove(key);
+        db.notify(notify::GENERIC, "del", key);
     } else {
         db.modified(key);
     }
 }
 
-/// Writes `entries` to `dest` (or deletes it when there are none); replies
-/// with the count, as every STORE command does.
-fn store_result(ctx: &mut Ctx, dest: &[u8], entries: Vec<(Vec<u8>, f64)>) {
+/// Writes `entries` to `dest` (keyspace event `event`), or deletes it when
+/// there are none (`del` if it existed); replies with the count, as every
+/// STORE command does.
+fn store_result(ctx: &mut Ctx, dest: &[u8], entries: Vec<(Vec<u8>, f64)>, event: &'static str) {
     let count = entries.len();
     if count == 0 {
-        ctx.db.remove(dest);
+        if ctx.db.remove(dest).is_some() {
+            ctx.db.notify(notify::GENERIC, "del", dest);
+        }
     } else {
         let value = ZSet::from_entries(entries, limits(ctx));
         ctx.db.set(dest, Value::ZSet(value));
+        ctx.db.notify(notify::ZSET, event, dest);
     }
     ctx.out.int(count as i64);
 }
@@ -382,6 +389,8 @@ fn add_pairs(
     }
     if totals.added + totals.updated > 0 {
         ctx.db.modified(key);
+        let event = if flags.incr { "zincr" } else { "zadd" };
+        ctx.db.notify(notify::ZSET, event, key);
     }
     Ok(totals)
 }
@@ -409,7 +418,7 @@ fn zrem(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .skip(2)
         .filter(|m| z.remove(m).is_some())
         .count();
-    after_removal(&mut ctx.db, key, removed);
+    after_removal(&mut ctx.db, key, removed, "zrem");
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -783,7 +792,7 @@ fn zrangestore(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(z) => request.select(z),
         None => Vec::new(),
     };
-    store_result(ctx, args.get(1), entries);
+    store_result(ctx, args.get(1), entries, "zrangestore");
     Ok(())
 }
 
@@ -806,7 +815,12 @@ fn zlexcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
     count_generic(ctx, args, bounds)
 }
 
-fn remove_range_generic(ctx: &mut Ctx, args: &Args, bounds: Bounds) -> CmdResult {
+fn remove_range_generic(
+    ctx: &mut Ctx,
+    args: &Args,
+    bounds: Bounds,
+    event: &'static str,
+) -> CmdResult {
     let key = args.get(1);
     let removed = match write_zset(&mut ctx.db, key)? {
         Some(z) => {
@@ -815,24 +829,24 @@ fn remove_range_generic(ctx: &mut Ctx, args: &Args, bounds: Bounds) -> CmdResult
         }
         None => 0,
     };
-    after_removal(&mut ctx.db, key, removed);
+    after_removal(&mut ctx.db, key, removed, event);
     ctx.out.int(removed as i64);
     Ok(())
 }
 
 fn zremrangebyrank(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let bounds = Bounds::rank(args.get(2), args.get(3))?;
-    remove_range_generic(ctx, args, bounds)
+    remove_range_generic(ctx, args, bounds, "zremrangebyrank")
 }
 
 fn zremrangebyscore(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let bounds = Bounds::score(args.get(2), args.get(3))?;
-    remove_range_generic(ctx, args, bounds)
+    remove_range_generic(ctx, args, bounds, "zremrangebyscore")
 }
 
 fn zremrangebylex(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let bounds = Bounds::lex(args.get(2), args.get(3))?;
-    remove_range_generic(ctx, args, bounds)
+    remove_range_generic(ctx, args, bounds, "zremrangebylex")
 }
 
 // ---- pops ----
@@ -848,7 +862,7 @@ fn pop_from(db: &mut Db, key: &[u8], count: usize, max: bool) -> Vec<(Vec<u8>, f
     let mut popped = Vec::with_capacity(n);
     z.visit_ranks(lo, hi, max, |m, s| popped.push((m.to_vec(), s)));
     z.remove_ranks(lo, hi);
-    after_removal(db, key, n);
+    after_removal(db, key, n, if max { "zpopmax" } else { "zpopmin" });
     popped
 }
 
@@ -1145,6 +1159,17 @@ enum SetOp {
     Diff,
 }
 
+impl SetOp {
+    /// The keyspace event of the *STORE form.
+    fn store_event(self) -> &'static str {
+        match self {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Aggregate {
     Sum,
@@ -1321,7 +1346,7 @@ fn set_op(ctx: &mut Ctx, args: &Args, op: SetOp, store: bool) -> CmdResult {
     let inputs = read_inputs(&mut ctx.db, args, request.keys.clone())?;
     let result = compute(op, inputs, &request.weights, request.aggregate);
     if store {
-        store_result(ctx, args.get(1), result);
+        store_result(ctx, args.get(1), result, op.store_event());
     } else {
         reply_entries(ctx.out, &result, request.withscores);
     }

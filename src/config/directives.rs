@@ -365,7 +365,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d("min-replicas-max-lag", Int(0, I32), "10").alias("min-slaves-max-lag"),
     d("min-replicas-to-write", Int(0, I32), "0").alias("min-slaves-to-write"),
     d("no-appendfsync-on-rewrite", Bool, "no"),
-    d("notify-keyspace-events", NotifyEvents, ""),
+    d("notify-keyspace-events", NotifyEvents, "").implemented(),
     d(
         "oom-score-adj",
         Enum(&["no", "yes", "relative", "absolute"]),

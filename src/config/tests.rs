@@ -105,7 +105,6 @@ fn unimplemented_directives_are_kept_and_noted() {
         [
             "list-max-ziplist-entries",
             "activerehashing",
-            "notify-keyspace-events",
             "replicaof",
             "user"
         ]

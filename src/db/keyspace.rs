@@ -24,6 +24,7 @@ use smallvec::SmallVec;
 use super::bytes::Bytes24;
 use super::dict::{Dict, hash_key};
 use super::value::{Entry, Value, access};
+use crate::server::notify::{self, Event};
 
 /// One database's part of one shard.
 #[derive(Default)]
@@ -86,6 +87,9 @@ pub struct Keyspace {
     /// Watched `(client, key)` pairs in all shards: writes look at the
     /// watchers only when this is non-zero.
     pub watching: AtomicUsize,
+    /// Keyspace notification classes on (`notify-keyspace-events`, see
+    /// [`notify::flags`]); 0 when off, so recording costs nothing then.
+    pub notify_flags: AtomicU32,
 }
 
 impl Keyspace {
@@ -106,6 +110,7 @@ impl Keyspace {
             access: AccessPolicy::default(),
             blocking: Default::default(),
             watching: AtomicUsize::new(0),
+            notify_flags: AtomicU32::new(0),
         }
     }
 
@@ -158,6 +163,8 @@ impl Keyspace {
             guards,
             all: false,
             ready: Vec::new(),
+            notify_flags: self.notify_flags.load(Relaxed),
+            events: Vec::new(),
         }
     }
 
@@ -171,6 +178,8 @@ impl Keyspace {
             guards,
             all: true,
             ready: Vec::new(),
+            notify_flags: self.notify_flags.load(Relaxed),
+            events: Vec::new(),
         }
     }
 
@@ -232,6 +241,12 @@ pub struct Locked<'a> {
     pub(super) all: bool,
     /// Keys changed while clients were blocked, for the gate to serve.
     ready: Vec<(usize, Bytes24)>,
+    /// The notification classes on when the locks were taken: one atomic
+    /// load per command, none per event.
+    notify_flags: u32,
+    /// Keyspace events recorded under these locks, in the order Redis emits
+    /// them, for whoever holds the locks to publish (see [`notify`]).
+    events: Vec<Event>,
 }
 
 impl<'a> Locked<'a> {
@@ -260,6 +275,31 @@ impl<'a> Locked<'a> {
 
     pub fn mark_ready(&mut self, db: usize, key: Bytes24) {
         self.ready.push((db, key));
+    }
+
+    /// Re-reads `notify-keyspace-events`, for a long critical section (EXEC)
+    /// whose commands may change it.
+    pub fn refresh_notify_flags(&mut self) {
+        self.notify_flags = self.keyspace.notify_flags.load(Relaxed);
+    }
+
+    /// Records a keyspace event if its class is on.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
+        if self.notify_flags & class != 0 {
+            self.events.push(Event::new(event, db, key));
+        }
+    }
+
+    /// True when events wait to be published.
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// The recorded events, oldest first, leaving none behind.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
     }
 
     /// Makes sure `key`'s shard is held, taking it only if that needs no
@@ -343,6 +383,7 @@ impl<'l, 'a> Db<'l, 'a> {
                 if keyspace.watching.load(Relaxed) > 0 {
                     self.touch_watched(db, key);
                 }
+                self.locked.notify(notify::EXPIRED, "expired", db, key);
                 true
             }
             _ => false,
@@ -353,6 +394,7 @@ impl<'l, 'a> Db<'l, 'a> {
     /// `keyspace_hits`/`keyspace_misses` do.
     pub fn read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let keyspace: &'a Keyspace = self.locked.keyspace;
+        self.notify_if_missing(key);
         let found = self.get_in(self.index, key);
         let stats = &keyspace.stats;
         if found.is_some() {
@@ -361,6 +403,16 @@ impl<'l, 'a> Db<'l, 'a> {
             stats.misses.fetch_add(1, Relaxed)
         };
         found
+    }
+
+    /// Records `keymiss` for a read of a missing key, when that class is on
+    /// (one more lookup then; none otherwise).
+    fn notify_if_missing(&mut self, key: &[u8]) {
+        if self.locked.notify_flags & notify::KEY_MISS != 0
+            && self.peek_in(self.index, key).is_none()
+        {
+            self.notify(notify::KEY_MISS, "keymiss", key);
+        }
     }
 
     /// Looks a key up for a write or an existence check: no hit/miss counting.
@@ -382,6 +434,12 @@ impl<'l, 'a> Db<'l, 'a> {
     /// Counts a hit or a miss like [`Db::read`] but leaves the access time
     /// alone, as Redis's introspection commands (TYPE, TTL, OBJECT) do.
     pub fn read_untouched(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.notify_if_missing(key);
+        self.read_unnotified(key)
+    }
+
+    /// [`Db::read_untouched`] without the `keymiss` event (OBJECT).
+    pub fn read_unnotified(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let keyspace: &'a Keyspace = self.locked.keyspace;
         let found = self.peek_in(self.index, key);
         let counter = if found.is_some() {
@@ -440,11 +498,12 @@ impl<'l, 'a> Db<'l, 'a> {
         self.expire_if_needed(db, hash, key);
         let (keyspace, now): (&'a Keyspace, u64) = (self.locked.keyspace, self.now_ms);
         let part = self.part(db, hash);
-        match part.keys.get_mut(hash, key) {
+        let created = match part.keys.get_mut(hash, key) {
             // An overwrite counts as an access; LFU keeps the key's history.
             Some(entry) => {
                 entry.value = value;
                 entry.access = keyspace.touched(entry.access, now);
+                false
             }
             None => {
                 let entry = Entry {
@@ -452,10 +511,14 @@ impl<'l, 'a> Db<'l, 'a> {
                     access: keyspace.fresh_stamp(now),
                 };
                 part.keys.insert(hash, Bytes24::new(key), entry);
+                true
             }
-        }
+        };
         if !keep_ttl && !part.expires.is_empty() {
             part.expires.remove(hash, key);
+        }
+        if created {
+            self.locked.notify(notify::NEW, "new", db, key);
         }
         self.modified_in(db, key);
     }
@@ -496,6 +559,8 @@ impl<'l, 'a> Db<'l, 'a> {
             }
             None => {}
         }
+        // Redis deletes the old value first, so the key is always new here.
+        self.locked.notify(notify::NEW, "new", db, key);
         self.modified_in(db, key);
     }
 
@@ -551,6 +616,19 @@ impl<'l, 'a> Db<'l, 'a> {
         if keyspace.watching.load(Relaxed) > 0 {
             self.touch_watched(db, key);
         }
+    }
+
+    /// Records keyspace event `event` of `class` (a [`notify`] constant) on
+    /// `key` of the selected database; the gate publishes it after the command.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.locked.notify(class, event, self.index, key)
+    }
+
+    /// [`Db::notify`] in database `db` (MOVE, COPY ... DB).
+    #[inline]
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        self.locked.notify(class, event, db, key)
     }
 
     /// Counts a change that is not tied to one key (FLUSHDB, SWAPDB).
@@ -737,6 +815,9 @@ impl<'l, 'a> Db<'l, 'a> {
                     expired += 1;
                     if watching {
                         super::watch::touch_expired(&mut shard.watched, db, &k);
+                    }
+                    if self.locked.notify_flags & notify::EXPIRED != 0 {
+                        self.locked.events.push(Event::new("expired", db, &k));
                     }
                 }
             }

@@ -308,14 +308,20 @@ impl Registry {
     }
 
     /// Serves keys [`Registry::serve_ready`] could not, locking each key with
-    /// the extra keys its head waiter needs, in shard order.
-    pub fn serve_deferred(&self, keyspace: &Keyspace, mut pending: Vec<(usize, Bytes24)>) {
+    /// the extra keys its head waiter needs, in shard order. Returns the
+    /// keyspace events the served commands recorded, for the caller to publish.
+    pub fn serve_deferred(
+        &self,
+        keyspace: &Keyspace,
+        mut pending: Vec<(usize, Bytes24)>,
+    ) -> Vec<crate::server::notify::Event> {
+        let mut events = Vec::new();
         let mut rounds = 0;
         while let Some((db, key)) = pending.pop() {
             rounds += 1;
             if rounds > MAX_DEFERRED_ROUNDS {
                 tracing::warn!("blocked clients left waiting: serving rounds exhausted");
-                return;
+                return events;
             }
             let extra = {
                 let waiters = self.waiters.lock();
@@ -329,7 +335,9 @@ impl Registry {
             );
             locked.mark_ready(db, key);
             pending.extend(self.serve_ready(&mut locked));
+            events.extend(locked.take_events());
         }
+        events
     }
 }
 

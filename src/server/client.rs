@@ -78,6 +78,8 @@ pub struct Client {
     pub watched: Vec<(usize, Vec<u8>)>,
     /// Who runs the current command: the client itself, its EXEC or a script.
     pub running: Running,
+    /// Channels, patterns and shard channels; see [`super::pubsub`].
+    pub pubsub: super::pubsub::Subscriptions,
 }
 
 /// Where the running command came from. Commands run by EXEC or by a script
@@ -107,6 +109,7 @@ impl Client {
             multi: None,
             watched: Vec::new(),
             running: Running::Direct,
+            pubsub: Default::default(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! commands before it.
 //!
 //! Besides requests the task waits on: CLIENT KILL (the handle's kill signal),
-//! MONITOR lines queued for this client, the idle `timeout`, and the end of a
+//! MONITOR lines and pub/sub messages queued for this client, the idle `timeout`, and the end of a
 //! CLIENT PAUSE that holds the next command. A held command simply stays in
 //! the read buffer while the task awaits, so pausing blocks no thread.
 
@@ -26,7 +26,7 @@ use crate::protocol::{Limits, Parsed, Reply, Span, parse_request};
 
 /// Read-buffer growth step; also the size below which a buffer is never shrunk.
 const READ_CHUNK: usize = 16 * 1024;
-/// MONITOR lines gathered into one write.
+/// MONITOR lines, or pub/sub messages, gathered into one write.
 const MONITOR_WRITE_BATCH: usize = 64 * 1024;
 
 pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
@@ -91,6 +91,12 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
                     }
                     continue;
                 }
+                _ = next_push(client.pubsub.mailbox()) => {
+                    if !write_pushes(&server, &client, &mut stream).await {
+                        break;
+                    }
+                    continue;
+                }
                 r = stream.read_buf(&mut rbuf) => r,
                 _ = sleep_until_or_never(idle_deadline) => break,
             };
@@ -129,6 +135,9 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
     }
     server.keyspace.blocking.cancel(client.id);
     cmd::multi::reset_client(&server, &mut client);
+    server
+        .pubsub
+        .unsubscribe_all(&mut client.pubsub, &client.handle);
     let _ = stream.shutdown().await;
     server.clients.unregister(client.id);
 }
@@ -157,6 +166,12 @@ async fn wait_unblocked(
             biased;
             _ = client.handle.killed() => return None,
             served = &mut reply => return served.ok(),
+            _ = next_push(client.pubsub.mailbox()) => {
+                // A RESP3 subscriber still hears its channels while blocked.
+                if !write_pushes(server, client, stream).await {
+                    return None;
+                }
+            }
             _ = sleep_until_or_never(deadline) => {
                 if server.keyspace.blocking.cancel(client.id) {
                     return Some(super::blocking::timeout_reply(client.handle.resp.load(Relaxed) == 3));
@@ -212,6 +227,32 @@ async fn next_monitor_line(feed: &mut Option<mpsc::Receiver<Bytes>>) -> Option<B
     }
 }
 
+async fn next_push(mailbox: Option<&Arc<super::pubsub::Mailbox>>) {
+    match mailbox {
+        Some(mailbox) => mailbox.ready().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes one batch of queued pub/sub messages; false when the connection
+/// must close. The bytes count against the output limit until written, so a
+/// peer that stops reading is disconnected by the publishers.
+async fn write_pushes(server: &Server, client: &Client, stream: &mut TcpStream) -> bool {
+    let Some(mailbox) = client.pubsub.mailbox() else {
+        return true;
+    };
+    let Some(batch) = mailbox.take(MONITOR_WRITE_BATCH) else {
+        return true;
+    };
+    server
+        .stats
+        .net_output_bytes
+        .fetch_add(batch.len() as u64, Relaxed);
+    let written = write_unless_killed(stream, &batch, &client.handle).await;
+    mailbox.written(batch.len());
+    written
+}
+
 /// Writes `first` and whatever else is queued, up to one batch, in one write.
 async fn write_monitor_lines(
     server: &Server,
@@ -264,6 +305,8 @@ fn publish_buffers(handle: &ClientHandle, rbuf: &BytesMut) {
 pub struct Session {
     spans: Vec<Span>,
     scratch: Vec<u8>,
+    /// Since when the replies of this batch are over the soft output limit.
+    soft_limit: super::output_limits::SoftTimer,
 }
 
 /// How far a batch got.
@@ -323,6 +366,9 @@ impl Session {
             }
             pos += consumed;
             run_one(server, client, out, &args);
+            if self.over_output_limit(server, client, out) {
+                break;
+            }
             if client.block.wait.is_some() {
                 break; // blocked: later commands wait for the reply
             }
@@ -331,6 +377,32 @@ impl Session {
             consumed: pos,
             held: None,
         }
+    }
+}
+
+impl Session {
+    /// `client-output-buffer-limit` for replies a client has not read yet (a
+    /// huge pipelined reply): the client is dropped with its replies, as
+    /// Redis frees a client over its limit. Two atomic loads when the
+    /// client's class is unlimited, the default for normal clients.
+    fn over_output_limit(&self, server: &Server, client: &Client, out: &mut Reply) -> bool {
+        let limits = &server.pubsub.limits;
+        let kind = client.handle.kind();
+        if !limits.is_limited(kind) {
+            return false;
+        }
+        let pending = out.len() + client.handle.output_buffer.load(Relaxed);
+        if !limits.exceeded(kind, pending, &self.soft_limit, cmd::now_ms()) {
+            return false;
+        }
+        tracing::warn!(
+            "Client id={} addr={} closed for overcoming of output buffer limits.",
+            client.id,
+            client.handle.addr
+        );
+        client.handle.kill();
+        out.buf.clear();
+        true
     }
 }
 

@@ -4,6 +4,9 @@
 pub mod blocking;
 pub mod client;
 pub mod conn;
+pub mod notify;
+pub mod output_limits;
+pub mod pubsub;
 pub mod stats;
 
 use std::net::SocketAddr;
@@ -29,6 +32,8 @@ pub struct Server {
     pub commands: CommandTable,
     pub stats: Stats,
     pub clients: ClientRegistry,
+    /// Channel, pattern and shard-channel subscribers; message delivery.
+    pub pubsub: pubsub::PubSub,
     pub started: Instant,
     pub started_unix_ms: u64,
     /// 40 hex characters, new every start (INFO `run_id`).
@@ -47,6 +52,10 @@ impl Server {
         stats.apply_config(&config);
         let keyspace = Keyspace::new(config.databases, shard_count());
         keyspace.access.follow_policy(&config.maxmemory_policy);
+        let events = config.value("notify-keyspace-events").unwrap_or_default();
+        keyspace.notify_flags.store(notify::flags(&events), Relaxed);
+        let pubsub = pubsub::PubSub::default();
+        apply_output_limits(&pubsub, &config);
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
@@ -56,6 +65,7 @@ impl Server {
             commands,
             stats,
             clients: ClientRegistry::default(),
+            pubsub,
             started: Instant::now(),
             started_unix_ms: crate::cmd::now_ms(),
             run_id,
@@ -72,6 +82,11 @@ impl Server {
         let config = self.config.read();
         self.stats.apply_config(&config);
         self.keyspace.access.follow_policy(&config.maxmemory_policy);
+        let events = config.value("notify-keyspace-events").unwrap_or_default();
+        self.keyspace
+            .notify_flags
+            .store(notify::flags(&events), Relaxed);
+        apply_output_limits(&self.pubsub, &config);
     }
 
     /// Starts an orderly shutdown: listeners stop, connections close.
@@ -95,6 +110,12 @@ impl Server {
             }
             notified.await;
         }
+    }
+}
+
+fn apply_output_limits(pubsub: &pubsub::PubSub, config: &Config) {
+    if let Some(limits) = config.value("client-output-buffer-limit") {
+        pubsub.limits.apply(&limits);
     }
 }
 
@@ -248,6 +269,9 @@ pub fn active_expire_cycle(
         for db in 0..server.keyspace.databases() {
             loop {
                 let (sampled, expired) = locked.db(db, now).expire_sample(db, SAMPLES, rng);
+                if locked.has_events() {
+                    notify::publish(server, locked.take_events());
+                }
                 if sampled == 0 || expired * 4 <= sampled || started.elapsed() > budget {
                     break;
                 }

@@ -64,6 +64,11 @@ impl ServerProcess {
 
     /// Starts a reference redis-server, or `None` when it is not installed.
     pub fn redis() -> Option<ServerProcess> {
+        Self::redis_with(&[])
+    }
+
+    /// [`ServerProcess::redis`] with `extra` arguments.
+    pub fn redis_with(extra: &[&str]) -> Option<ServerProcess> {
         if !redis_available() {
             return None;
         }
@@ -71,7 +76,8 @@ impl ServerProcess {
             let mut cmd = Command::new("redis-server");
             cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .args(["--loglevel", "warning"]);
+                .args(["--loglevel", "warning"])
+                .args(extra);
             cmd
         }))
     }

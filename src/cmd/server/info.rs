@@ -409,9 +409,10 @@ fn stats(server: &Source, out: &mut String) {
     field(out, "evicted_clients", 0);
     field(out, "keyspace_hits", ks.hits.load(Relaxed));
     field(out, "keyspace_misses", ks.misses.load(Relaxed));
-    field(out, "pubsub_channels", 0);
-    field(out, "pubsub_patterns", 0);
-    field(out, "pubsubshard_channels", 0);
+    use crate::server::pubsub::Kind;
+    field(out, "pubsub_channels", server.pubsub.len(Kind::Channel));
+    field(out, "pubsub_patterns", server.pubsub.len(Kind::Pattern));
+    field(out, "pubsubshard_channels", server.pubsub.len(Kind::Shard));
     field(out, "latest_fork_usec", 0);
     field(out, "total_forks", 0);
     field(out, "migrate_cached_sockets", 0);
