@@ -4,9 +4,10 @@
 //! commands before it.
 //!
 //! Besides requests the task waits on: CLIENT KILL (the handle's kill signal),
-//! MONITOR lines and pub/sub messages queued for this client, the idle `timeout`, and the end of a
-//! CLIENT PAUSE that holds the next command. A held command simply stays in
-//! the read buffer while the task awaits, so pausing blocks no thread.
+//! MONITOR lines and pub/sub messages queued for this client, the idle
+//! `timeout`, and the end of a CLIENT PAUSE that holds the next command. A
+//! held command simply stays in the read buffer while the task awaits, so
+//! pausing blocks no thread.
 
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -27,7 +28,7 @@ use crate::protocol::{Limits, Parsed, Reply, Span, parse_request};
 /// Read-buffer growth step; also the size below which a buffer is never shrunk.
 const READ_CHUNK: usize = 16 * 1024;
 /// MONITOR lines, or pub/sub messages, gathered into one write.
-const MONITOR_WRITE_BATCH: usize = 64 * 1024;
+const FEED_WRITE_BATCH: usize = 64 * 1024;
 
 pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
@@ -241,7 +242,7 @@ async fn write_pushes(server: &Server, client: &Client, stream: &mut TcpStream) 
     let Some(mailbox) = client.pubsub.mailbox() else {
         return true;
     };
-    let Some(batch) = mailbox.take(MONITOR_WRITE_BATCH) else {
+    let Some(batch) = mailbox.take(FEED_WRITE_BATCH) else {
         return true;
     };
     server
@@ -262,7 +263,7 @@ async fn write_monitor_lines(
 ) -> std::io::Result<()> {
     let mut batch = BytesMut::from(&first[..]);
     if let Some(rx) = client.monitor.as_mut() {
-        while batch.len() < MONITOR_WRITE_BATCH {
+        while batch.len() < FEED_WRITE_BATCH {
             match rx.try_recv() {
                 Ok(line) => batch.extend_from_slice(&line),
                 Err(_) => break,

@@ -108,9 +108,15 @@ impl Mailbox {
             self.handle.kill();
             return;
         }
-        self.queue.lock().push_back(frame.clone());
+        let mut queue = self.queue.lock();
+        let was_empty = queue.is_empty();
+        queue.push_back(frame.clone());
+        drop(queue);
         self.add_pending(frame.len() as isize);
-        self.ready.notify_one();
+        // A non-empty queue already has a wake-up on its way (see `take`).
+        if was_empty {
+            self.ready.notify_one();
+        }
     }
 
     fn add_pending(&self, delta: isize) {
