@@ -302,7 +302,7 @@ fn conf_value(text: &str, name: &str) -> String {
         .filter_map(|l| l.trim().split_once(' '))
         .filter(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_string())
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("no {name} directive"))
 }
 

@@ -363,27 +363,17 @@ fn keyspace(out: &mut String, fields: &[(&str, &str)], databases: usize) {
             }
         }
     }
-    let series: [(&str, &str, Box<dyn Fn(&[u64; 3]) -> String>); 3] = [
-        (
-            "db_keys",
-            "Keys per database",
-            Box::new(|c| c[0].to_string()),
-        ),
-        (
-            "db_keys_expiring",
-            "Keys with a TTL per database",
-            Box::new(|c| c[1].to_string()),
-        ),
-        (
-            "db_avg_ttl_seconds",
-            "Average TTL per database",
-            Box::new(|c| (c[2] as f64 / 1000.0).to_string()),
-        ),
+    // (metric, help, index into `counts`, divisor to the metric's unit)
+    let series = [
+        ("db_keys", "Keys per database", 0, 1.0),
+        ("db_keys_expiring", "Keys with a TTL per database", 1, 1.0),
+        ("db_avg_ttl_seconds", "Average TTL per database", 2, 1000.0),
     ];
-    for (metric, help, value) in &series {
+    for (metric, help, index, divisor) in series {
         family(out, metric, Kind::Gauge, help);
         for (db, c) in counts.iter().enumerate() {
-            let _ = writeln!(out, "redis_{metric}{{db=\"db{db}\"}} {}", value(c));
+            let value = c[index] as f64 / divisor;
+            let _ = writeln!(out, "redis_{metric}{{db=\"db{db}\"}} {value}");
         }
     }
 }
