@@ -9,7 +9,7 @@
 # the shipped configs and a non-root user. tests/deploy.rs checks this file.
 
 ARG RUST_VERSION=1.95
-ARG DEBIAN_RELEASE=bookworm
+ARG DEBIAN_RELEASE=trixie
 
 ############################## build stage #####################################
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS build
