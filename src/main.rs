@@ -1,4 +1,7 @@
 //! `ferrokv [/path/to/redis.conf] [--directive value ...] [-]`, as redis-server.
+//!
+//! Also `ferrokv --ping [host:port]`, the container health probe: the image
+//! has no redis-cli, so the binary checks itself.
 
 use std::process::ExitCode;
 
@@ -12,6 +15,7 @@ const USAGE: &str = "Usage: ferrokv [/path/to/redis.conf] [options] [-]
        ferrokv - (read config from stdin)
        ferrokv -v or --version
        ferrokv -h or --help
+       ferrokv --ping [host:port] (exit 0 if the server answers PONG)
 
 Examples:
        ferrokv (run the server with default conf)
@@ -23,6 +27,10 @@ Examples:
        ferrokv /etc/myferrokv.conf --loglevel verbose";
 
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--ping") {
+        return ping_probe(argv.get(2).map(String::as_str));
+    }
     let cli = Command::new("ferrokv")
         .disable_help_flag(true)
         .disable_version_flag(true)
@@ -64,18 +72,23 @@ fn main() -> ExitCode {
         .get_many::<String>("args")
         .map(|a| a.cloned().collect())
         .unwrap_or_default();
-    let config = match Config::from_args(&args) {
+    let mut config = match Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };
+    let password_from = config.apply_password_env(|name| std::env::var(name).ok());
     if let Err(e) = init_logging(&config) {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
+    if let Some(name) = password_from {
+        tracing::info!("requirepass taken from the {name} environment variable");
+    }
     warn_ignored(&config);
+    warn_open_to_network(&config);
     let pidfile = write_pidfile(&config.pidfile);
     let code = run(config);
     if let Some(path) = pidfile {
@@ -124,6 +137,103 @@ fn warn_ignored(config: &Config) {
             "Accepted but not implemented (ignored): {}",
             ignored.join(", ")
         );
+    }
+}
+
+/// Listening beyond loopback without a password lets anyone on the network
+/// in; say so at start-up, where the operator looks.
+fn warn_open_to_network(config: &Config) {
+    let loopback_only = config.bind.iter().all(|addr| {
+        let addr = addr.trim_start_matches('-');
+        addr.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+    });
+    if config.requirepass.is_none() && !loopback_only {
+        tracing::warn!(
+            "Listening on {} without a password: set requirepass, {} or {}",
+            config.bind.join(" "),
+            config::PASSWORD_ENV_VARS[0],
+            config::PASSWORD_ENV_VARS[1]
+        );
+    }
+}
+
+/// How long the health probe waits to connect and for each reply.
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `ferrokv --ping [host:port]`: exit 0 when the server answers PONG, 1
+/// otherwise. Authenticates with the same environment variables the server
+/// reads its password from, so a container's HEALTHCHECK needs no secret.
+fn ping_probe(target: Option<&str>) -> ExitCode {
+    let password = config::PASSWORD_ENV_VARS
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    let target = probe_address(target.unwrap_or(""));
+    match ping(&target, password.as_deref()) {
+        Ok(()) => {
+            println!("PONG");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("ferrokv --ping {target}: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `host:port`, `:port`, `port`, a bare host or nothing, with 127.0.0.1 and
+/// 6379 filled in.
+fn probe_address(target: &str) -> String {
+    if let Ok(ip) = target.parse::<std::net::IpAddr>() {
+        return std::net::SocketAddr::new(ip, 6379).to_string();
+    }
+    let (host, port) = match target.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') || host.ends_with(']') => (host, port),
+        _ if target.bytes().all(|b| b.is_ascii_digit()) => ("", target),
+        _ => (target, ""),
+    };
+    let host = if host.is_empty() { "127.0.0.1" } else { host };
+    let port = if port.is_empty() { "6379" } else { port };
+    format!("{host}:{port}")
+}
+
+fn ping(target: &str, password: Option<&str>) -> Result<(), String> {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+
+    let addr = target
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("no address")?;
+    let stream = TcpStream::connect_timeout(&addr, PING_TIMEOUT).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(PING_TIMEOUT))
+        .and_then(|()| stream.set_write_timeout(Some(PING_TIMEOUT)))
+        .map_err(|e| e.to_string())?;
+    let mut request = Vec::new();
+    if let Some(password) = password {
+        request
+            .extend_from_slice(format!("*2\r\n$4\r\nAUTH\r\n${}\r\n", password.len()).as_bytes());
+        request.extend_from_slice(password.as_bytes());
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+    (&stream).write_all(&request).map_err(|e| e.to_string())?;
+    // AUTH answers one line, +OK or an error; only PING's answer decides.
+    let mut reader = BufReader::new(&stream);
+    let mut line = String::new();
+    for _ in 0..=usize::from(password.is_some()) {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => return Err("connection closed".into()),
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    match line.trim_end() {
+        "+PONG" => Ok(()),
+        other => Err(format!("unexpected reply {other:?}")),
     }
 }
 
@@ -177,4 +287,20 @@ fn init_logging(config: &Config) -> Result<(), String> {
         let _ = handle.modify(|f| *f = level_filter(level));
     }));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probe_address;
+
+    #[test]
+    fn probe_address_fills_in_host_and_port() {
+        assert_eq!(probe_address(""), "127.0.0.1:6379");
+        assert_eq!(probe_address("7000"), "127.0.0.1:7000");
+        assert_eq!(probe_address(":7000"), "127.0.0.1:7000");
+        assert_eq!(probe_address("ferrokv"), "ferrokv:6379");
+        assert_eq!(probe_address("ferrokv:6380"), "ferrokv:6380");
+        assert_eq!(probe_address("[::1]:7000"), "[::1]:7000");
+        assert_eq!(probe_address("::1"), "[::1]:6379");
+    }
 }

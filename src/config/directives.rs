@@ -362,6 +362,13 @@ pub static DIRECTIVES: &[Directive] = &[
     .field(field!(maxmemory_policy, text))
     .implemented(),
     d("maxmemory-samples", Int(1, I32), "5"),
+    // ferrokv's own: Prometheus `/metrics` over HTTP on this port (0 = off).
+    // Hidden so `CONFIG GET *` lists exactly Redis 7.0's directives.
+    d("metrics-port", Int(0, 65535), "0")
+        .immutable()
+        .hidden()
+        .field(field!(metrics_port, num))
+        .implemented(),
     d("min-replicas-max-lag", Int(0, I32), "10").alias("min-slaves-max-lag"),
     d("min-replicas-to-write", Int(0, I32), "0").alias("min-slaves-to-write"),
     d("no-appendfsync-on-rewrite", Bool, "no"),

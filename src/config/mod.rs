@@ -53,6 +53,8 @@ pub struct Config {
     pub daemonize: bool,
     pub pidfile: String,
     pub protected_mode: bool,
+    /// Port of the Prometheus `/metrics` listener; 0 disables it.
+    pub metrics_port: u16,
     /// `rename-command` pairs in file order.
     pub renames: Vec<(String, String)>,
     /// Absolute path of the file loaded at start-up (CONFIG REWRITE target).
@@ -101,6 +103,7 @@ impl Default for Config {
             daemonize: false,
             pidfile: String::new(),
             protected_mode: true,
+            metrics_port: 0,
             renames: Vec::new(),
             config_file: None,
             users: Vec::new(),
@@ -136,6 +139,21 @@ impl Config {
         }
         config.load_text(&text)?;
         Ok(config)
+    }
+
+    /// Sets `requirepass` from the first non-empty variable of
+    /// [`PASSWORD_ENV_VARS`], so a container's secret never has to be written
+    /// into a config file or an image. `lookup` is `std::env::var` in the
+    /// binary. Returns the variable used; the value itself is never logged.
+    pub fn apply_password_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Option<&'static str> {
+        let (name, password) = PASSWORD_ENV_VARS
+            .iter()
+            .find_map(|&name| lookup(name).filter(|v| !v.is_empty()).map(|v| (name, v)))?;
+        self.requirepass = Some(password.into_bytes());
+        Some(name)
     }
 
     /// Applies redis.conf text (tests, `from_args`).
@@ -261,6 +279,10 @@ impl Config {
         rewrite::rewrite_file(self, path)
     }
 }
+
+/// Environment variables that set the password, in order of preference; they
+/// override `requirepass` from the file and the command line.
+pub const PASSWORD_ENV_VARS: [&str; 2] = ["FERROKV_PASSWORD", "REDIS_PASSWORD"];
 
 /// A path made absolute against the working directory, without resolving
 /// links (so it stays valid however the file is reached later).

@@ -382,3 +382,33 @@ fn protected_dir_needs_permission_and_an_existing_directory() {
     );
     assert_eq!(config.dir, "/");
 }
+
+#[test]
+fn password_env_vars_override_the_file_and_prefer_ferrokv_password() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let mut config = load("requirepass fromfile\n").unwrap();
+    assert_eq!(config.apply_password_env(env(&[])), None);
+    assert_eq!(config.requirepass.as_deref(), Some(&b"fromfile"[..]));
+
+    // An empty variable (an unfilled dashboard placeholder) is no password.
+    assert_eq!(
+        config.apply_password_env(env(&[("REDIS_PASSWORD", "")])),
+        None
+    );
+    assert_eq!(config.requirepass.as_deref(), Some(&b"fromfile"[..]));
+
+    let used = config.apply_password_env(env(&[("REDIS_PASSWORD", "r")]));
+    assert_eq!(used, Some("REDIS_PASSWORD"));
+    assert_eq!(config.requirepass.as_deref(), Some(&b"r"[..]));
+
+    let both = env(&[("REDIS_PASSWORD", "r"), ("FERROKV_PASSWORD", "f")]);
+    assert_eq!(config.apply_password_env(both), Some("FERROKV_PASSWORD"));
+    assert_eq!(config.requirepass.as_deref(), Some(&b"f"[..]));
+}

@@ -4,6 +4,7 @@
 pub mod blocking;
 pub mod client;
 pub mod conn;
+pub mod metrics;
 pub mod notify;
 pub mod output_limits;
 pub mod pubsub;
@@ -180,6 +181,7 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
     for listener in listeners {
         tokio::spawn(accept_loop(server.clone(), listener));
     }
+    spawn_metrics(&server)?;
     tokio::spawn(cron(server.clone()));
     tokio::spawn(signals(server.clone()));
     server.wait_shutdown().await;
@@ -188,6 +190,24 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
     let deadline = Instant::now() + Duration::from_millis(500);
     while !server.clients.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+/// The `/metrics` listener on `metrics-port`, bound to the same addresses as
+/// the server, when the port is not 0.
+fn spawn_metrics(server: &Arc<Server>) -> std::io::Result<()> {
+    let mut config = server.config.read().clone();
+    if config.metrics_port == 0 {
+        return Ok(());
+    }
+    config.port = config.metrics_port;
+    for listener in bind(&config)? {
+        tracing::info!(
+            "Serving Prometheus metrics on http://{}/metrics",
+            listener.local_addr()?
+        );
+        tokio::spawn(metrics::serve(server.clone(), listener));
     }
     Ok(())
 }

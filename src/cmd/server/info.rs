@@ -142,6 +142,18 @@ pub fn info(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// Every section, as `INFO everything` prints it, for callers outside a
+/// command (the metrics endpoint), which lock the keyspace themselves.
+pub fn info_everything(server: &Server) -> String {
+    let db_sizes = server
+        .keyspace
+        .lock_all()
+        .db(0, crate::cmd::now_ms())
+        .sizes();
+    let source = Source { server, db_sizes };
+    render(&source, &vec![true; SECTIONS.len()])
+}
+
 fn select_default(wanted: &mut [bool]) {
     for (w, s) in wanted.iter_mut().zip(SECTIONS) {
         *w |= s.default;

@@ -9,6 +9,8 @@ mod info;
 mod memory;
 mod slowlog;
 
+pub use info::info_everything;
+
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::spec::{CommandSpec, Keys, acl, flag::*};
