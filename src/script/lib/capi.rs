@@ -173,7 +173,7 @@ pub(super) unsafe fn set_field(state: State, table: c_int, name: &CStr) {
 /// indefinite" value for NaN and out-of-range doubles. The C libraries rely
 /// on it, so their quirks at the edges show through.
 pub(super) fn c_double_to_i64(d: f64) -> i64 {
-    if d >= -9_223_372_036_854_775_808.0 && d < 9_223_372_036_854_775_808.0 {
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&d) {
         d as i64
     } else {
         i64::MIN

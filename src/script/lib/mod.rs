@@ -11,6 +11,8 @@ mod cjson;
 mod cmsgpack;
 mod fpconv;
 mod lua_struct;
+#[cfg(test)]
+mod roundtrip;
 
 use std::ffi::c_int;
 
