@@ -17,6 +17,8 @@
 use std::ffi::{CStr, c_int};
 
 use super::capi::{self, Raise, Ret, State, ffi};
+use smallvec::SmallVec;
+
 use super::fpconv;
 
 const FUNCTIONS: &[(&CStr, ffi::lua_CFunction)] = &[
@@ -281,7 +283,8 @@ enum Open {
 
 /// Encodes the value on top of the stack (and pops it).
 unsafe fn encode_top(state: State, config: &Config, out: &mut Vec<u8>) -> Result<(), Raise> {
-    let mut open: Vec<Open> = Vec::new();
+    // Inline for ordinary nesting: no allocation per call.
+    let mut open: SmallVec<[Open; 16]> = SmallVec::new();
     loop {
         match unsafe { ffi::lua_type(state, -1) } {
             ffi::LUA_TSTRING => escape_string(
@@ -589,7 +592,7 @@ impl Parser<'_> {
     }
 
     unsafe fn parse(&mut self, state: State) -> Result<(), Raise> {
-        let mut filling: Vec<Filling> = Vec::new();
+        let mut filling: SmallVec<[Filling; 16]> = SmallVec::new();
         let mut token = self.next_token();
         loop {
             match token.kind {

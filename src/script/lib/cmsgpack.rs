@@ -11,6 +11,8 @@
 
 use std::ffi::{CStr, c_int};
 
+use smallvec::SmallVec;
+
 use super::capi::{self, Raise, Ret, State, ffi};
 
 const FUNCTIONS: &[(&CStr, ffi::lua_CFunction)] = &[
@@ -362,7 +364,8 @@ enum Item {
 /// containers) so deep nesting stops at Lua's stack limit, with the C
 /// code's error, rather than at the Rust stack's.
 unsafe fn decode_value(state: State, cursor: &mut Cursor) -> Result<(), Fault> {
-    let mut frames: Vec<Frame> = Vec::new();
+    // Inline for ordinary nesting: no allocation per value.
+    let mut frames: SmallVec<[Frame; 16]> = SmallVec::new();
     loop {
         match unsafe { decode_item(state, cursor) }? {
             Item::Pushed => {}
