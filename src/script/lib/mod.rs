@@ -4,6 +4,13 @@
 //! Each is written against Lua's C API ([`capi`] says why) and mirrors what
 //! Redis 7.0 shows scripts, quirks included: output bytes, error texts and
 //! the limits that come from Lua's C stack.
+//!
+//! For the engine: call [`register_all`] once per interpreter, before
+//! protecting `_G`. Library errors are plain Lua strings with Redis's
+//! position prefix (`user_script:1: ...` for a chunk named `@user_script`);
+//! mlua reports them as `Error::RuntimeError` with a traceback appended
+//! after `"\nstack traceback:"`. `cjson`'s settings live in the interpreter
+//! and persist between scripts, as in Redis, until it is recreated.
 
 mod bit;
 mod capi;
