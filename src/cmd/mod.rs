@@ -23,6 +23,7 @@ pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
 pub mod multi;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -137,6 +138,16 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
             spec.name.to_ascii_uppercase()
         );
         reject(server, client, id, out, &msg);
+        return;
+    }
+    // While a script runs, others wait as in Redis; once it is busy they get
+    // BUSY (before any shard lock, which the script holds).
+    if !server
+        .scripts
+        .run
+        .wait_turn(spec.flags & flag::ALLOW_BUSY != 0)
+    {
+        reject(server, client, id, out, scripting::BUSY);
         return;
     }
     if let Some(txn) = client.multi.as_mut()

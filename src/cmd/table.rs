@@ -21,6 +21,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::hyperloglog::COMMANDS,
     super::sort::COMMANDS,
     super::multi::COMMANDS,
+    super::scripting::COMMANDS,
 ];
 
 pub fn families() -> &'static [&'static [CommandSpec]] {

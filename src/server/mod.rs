@@ -35,6 +35,8 @@ pub struct Server {
     pub run_id: String,
     /// Addresses actually bound (the port may have been 0).
     pub bound: RwLock<Vec<SocketAddr>>,
+    /// The Lua interpreter, its script cache and the running script's state.
+    pub scripts: crate::script::Scripts,
     shutting_down: AtomicBool,
     shutdown: Notify,
 }
@@ -60,6 +62,7 @@ impl Server {
             started_unix_ms: crate::cmd::now_ms(),
             run_id,
             bound: RwLock::new(Vec::new()),
+            scripts: Default::default(),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
         }))
@@ -72,6 +75,10 @@ impl Server {
         let config = self.config.read();
         self.stats.apply_config(&config);
         self.keyspace.access.follow_policy(&config.maxmemory_policy);
+        let busy_ms = config
+            .value("busy-reply-threshold")
+            .and_then(|v| v.parse().ok());
+        self.scripts.run.set_threshold_ms(busy_ms.unwrap_or(5000));
     }
 
     /// Starts an orderly shutdown: listeners stop, connections close.
@@ -216,15 +223,19 @@ async fn cron(server: Arc<Server>) {
             return;
         }
         server.stats.sample_rates();
-        if !server.stats.active_expire.load(Relaxed) {
+        // A running script holds every shard: skip the cycle rather than
+        // hold a worker thread on its locks.
+        if !server.stats.active_expire.load(Relaxed) || server.scripts.run.is_running() {
             continue;
         }
-        active_expire_cycle(
-            &server,
-            &mut rng,
-            &mut next_shard,
-            Duration::from_micros(25_000 / hz as u64),
-        );
+        crate::script::blocking(|| {
+            active_expire_cycle(
+                &server,
+                &mut rng,
+                &mut next_shard,
+                Duration::from_micros(25_000 / hz as u64),
+            )
+        });
     }
 }
 
