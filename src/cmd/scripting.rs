@@ -15,6 +15,7 @@ use super::spec::{CommandSpec, Keys, acl, flag::*};
 use super::{Args, CmdError, CmdResult, Ctx};
 use crate::db::Locked;
 use crate::protocol::Reply;
+use crate::protocol::reply::format_double;
 use crate::script::convert::{self, Converted};
 use crate::script::{KILLED, KillOutcome, Mode, Outcome, RunState};
 use crate::server::client::Running;
@@ -253,7 +254,7 @@ impl ScriptCaller<'_, '_> {
         mode: Mode,
         values: Variadic<Value>,
     ) -> mlua::Result<(bool, Value)> {
-        let args = match command_args(lua, &values)? {
+        let args = match command_args(&values) {
             Ok(args) => args,
             Err(message) => return failure(lua, message),
         };
@@ -329,28 +330,24 @@ fn failure(lua: &Lua, message: &str) -> mlua::Result<(bool, Value)> {
 }
 
 /// The arguments of `redis.call`: strings, or numbers in Lua's own spelling.
-fn command_args(lua: &Lua, values: &[Value]) -> mlua::Result<Result<OwnedArgs, &'static str>> {
+fn command_args(values: &[Value]) -> Result<OwnedArgs, &'static str> {
     if values.is_empty() {
-        return Ok(Err(
-            "ERR Please specify at least one argument for this redis lib call",
-        ));
+        return Err("ERR Please specify at least one argument for this redis lib call");
     }
     let mut args = OwnedArgs::default();
     for value in values {
         match value {
             Value::String(s) => args.push(&s.as_bytes()),
-            // Lua prints numbers with %.14g: small integers are their digits.
-            Value::Integer(i) if i.unsigned_abs() < 100_000_000_000_000 => {
+            // Redis spells numbers with %.17g (not Lua's lossy %.14g).
+            Value::Integer(i) if i.unsigned_abs() < 100_000_000_000_000_000 => {
                 args.push(itoa::Buffer::new().format(*i).as_bytes())
             }
-            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(value.clone())? {
-                Some(s) => args.push(&s.as_bytes()),
-                None => return Ok(Err(ARGS_TYPE)),
-            },
-            _ => return Ok(Err(ARGS_TYPE)),
+            Value::Integer(i) => args.push(format_double(*i as f64).as_bytes()),
+            Value::Number(n) => args.push(format_double(*n).as_bytes()),
+            _ => return Err(ARGS_TYPE),
         }
     }
-    Ok(Ok(args))
+    Ok(args)
 }
 
 const ARGS_TYPE: &str = "ERR Lua redis lib command arguments must be strings or integers";
