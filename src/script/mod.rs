@@ -59,6 +59,12 @@ impl Default for Scripts {
 }
 
 impl Scripts {
+    pub fn with_busy_threshold(ms: u64) -> Scripts {
+        let scripts = Scripts::default();
+        scripts.run.set_threshold_ms(ms);
+        scripts
+    }
+
     /// The interpreter, built on first use (and again after SCRIPT FLUSH).
     pub fn engine(&self) -> Result<EngineGuard<'_>, String> {
         let mut guard = self.engine.lock();

@@ -52,6 +52,7 @@ impl Server {
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
+        let busy_ms = busy_threshold_ms(&config);
         Ok(Arc::new(Server {
             config: RwLock::new(config),
             keyspace,
@@ -62,7 +63,7 @@ impl Server {
             started_unix_ms: crate::cmd::now_ms(),
             run_id,
             bound: RwLock::new(Vec::new()),
-            scripts: Default::default(),
+            scripts: crate::script::Scripts::with_busy_threshold(busy_ms),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
         }))
@@ -103,6 +104,14 @@ impl Server {
             notified.await;
         }
     }
+}
+
+/// `busy-reply-threshold` (alias `lua-time-limit`) in milliseconds.
+fn busy_threshold_ms(config: &Config) -> u64 {
+    config
+        .value("busy-reply-threshold")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000)
 }
 
 /// Enough shards that two threads rarely meet on one lock, few enough that
