@@ -45,7 +45,8 @@ fn write_value(value: &Value, out: &mut Reply, script_resp3: bool, depth: usize)
 /// C's `(long long)` cast as x86 does it: out of range and NaN give the
 /// minimum (Rust's `as` would saturate).
 fn truncate(n: f64) -> i64 {
-    if n.is_nan() || n >= 9.223_372_036_854_775_808e18 || n < -9.223_372_036_854_775_808e18 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    if !(-LIMIT..LIMIT).contains(&n) {
         i64::MIN
     } else {
         n as i64
