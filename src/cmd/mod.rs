@@ -24,6 +24,7 @@ pub mod keyspace;
 pub mod list;
 pub mod multi;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -144,6 +145,16 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
         && let Some(msg) = pubsub::refusal_while_subscribed(spec, server.commands.full_name(id))
     {
         reject(server, client, id, out, &msg);
+        return;
+    }
+    // While a script runs, others wait as in Redis; once it is busy they get
+    // BUSY (before any shard lock, which the script holds).
+    if !server
+        .scripts
+        .run
+        .wait_turn(spec.flags & flag::ALLOW_BUSY != 0)
+    {
+        reject(server, client, id, out, scripting::BUSY);
         return;
     }
     if let Some(txn) = client.multi.as_mut()

@@ -22,6 +22,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::sort::COMMANDS,
     super::multi::COMMANDS,
     super::pubsub::COMMANDS,
+    super::scripting::COMMANDS,
 ];
 
 pub fn families() -> &'static [&'static [CommandSpec]] {

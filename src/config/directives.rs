@@ -223,7 +223,7 @@ pub static DIRECTIVES: &[Directive] = &[
         .on_change(warn_restart_needed),
     d("bind-source-addr", Str, ""),
     d("bio_cpulist", Str, "").immutable(),
-    d("busy-reply-threshold", Int(0, I64), "5000"),
+    d("busy-reply-threshold", Int(0, I64), "5000").alias("lua-time-limit"),
     d(
         "client-output-buffer-limit",
         ClientOutputBufferLimit,
@@ -334,7 +334,6 @@ pub static DIRECTIVES: &[Directive] = &[
     .field(field!(loglevel, text))
     .implemented()
     .on_change(apply_loglevel),
-    d("lua-time-limit", Int(0, I64), "5000"),
     d("masterauth", Str, ""),
     d("masteruser", Str, ""),
     d("maxclients", Int(1, U32), "10000")

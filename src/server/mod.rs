@@ -41,6 +41,8 @@ pub struct Server {
     pub run_id: String,
     /// Addresses actually bound (the port may have been 0).
     pub bound: RwLock<Vec<SocketAddr>>,
+    /// The Lua interpreter, its script cache and the running script's state.
+    pub scripts: crate::script::Scripts,
     shutting_down: AtomicBool,
     shutdown: Notify,
 }
@@ -60,6 +62,7 @@ impl Server {
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
+        let busy_ms = busy_threshold_ms(&config);
         Ok(Arc::new(Server {
             config: RwLock::new(config),
             keyspace,
@@ -71,6 +74,7 @@ impl Server {
             started_unix_ms: crate::cmd::now_ms(),
             run_id,
             bound: RwLock::new(Vec::new()),
+            scripts: crate::script::Scripts::with_busy_threshold(busy_ms),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
         }))
@@ -88,6 +92,7 @@ impl Server {
             .notify_flags
             .store(notify::flags(&events), Relaxed);
         apply_output_limits(&self.pubsub, &config);
+        self.scripts.run.set_threshold_ms(busy_threshold_ms(&config));
     }
 
     /// Starts an orderly shutdown: listeners stop, connections close.
@@ -118,6 +123,14 @@ fn apply_output_limits(pubsub: &pubsub::PubSub, config: &Config) {
     if let Some(limits) = config.value("client-output-buffer-limit") {
         pubsub.limits.apply(&limits);
     }
+}
+
+/// `busy-reply-threshold` (alias `lua-time-limit`) in milliseconds.
+fn busy_threshold_ms(config: &Config) -> u64 {
+    config
+        .value("busy-reply-threshold")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000)
 }
 
 /// Enough shards that two threads rarely meet on one lock, few enough that
@@ -257,15 +270,19 @@ async fn cron(server: Arc<Server>) {
             return;
         }
         server.stats.sample_rates();
-        if !server.stats.active_expire.load(Relaxed) {
+        // A running script holds every shard: skip the cycle rather than
+        // hold a worker thread on its locks.
+        if !server.stats.active_expire.load(Relaxed) || server.scripts.run.is_running() {
             continue;
         }
-        active_expire_cycle(
-            &server,
-            &mut rng,
-            &mut next_shard,
-            Duration::from_micros(25_000 / hz as u64),
-        );
+        crate::script::blocking(|| {
+            active_expire_cycle(
+                &server,
+                &mut rng,
+                &mut next_shard,
+                Duration::from_micros(25_000 / hz as u64),
+            )
+        });
     }
 }
 

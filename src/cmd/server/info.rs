@@ -309,9 +309,7 @@ fn memory(server: &Source, out: &mut String) {
     field(out, "used_memory_dataset_perc", "100.00%");
     field(out, "total_system_memory", system);
     field(out, "total_system_memory_human", bytes_to_human(system));
-    field(out, "used_memory_lua", 0);
-    field(out, "used_memory_scripts", 0);
-    field(out, "number_of_cached_scripts", 0);
+    scripting_memory(server, out);
     field(out, "maxmemory", config.maxmemory);
     field(out, "maxmemory_human", bytes_to_human(config.maxmemory));
     field(out, "maxmemory_policy", &config.maxmemory_policy);
@@ -331,6 +329,38 @@ fn memory(server: &Source, out: &mut String) {
     field(out, "active_defrag_running", 0);
     field(out, "lazyfree_pending_objects", 0);
     field(out, "lazyfreed_objects", 0);
+}
+
+/// The Lua figures Redis 7.0 prints in INFO memory (no FUNCTION support, so
+/// the function counters stay at zero).
+fn scripting_memory(server: &Source, out: &mut String) {
+    let lua = server.scripts.lua_memory();
+    let bodies = server.scripts.cached_bytes();
+    field(out, "used_memory_lua", lua);
+    field(out, "used_memory_vm_eval", lua);
+    field(out, "used_memory_lua_human", bytes_to_human(lua as u64));
+    field(out, "used_memory_scripts_eval", bodies);
+    field(
+        out,
+        "number_of_cached_scripts",
+        server.scripts.cached_count(),
+    );
+    field(out, "number_of_functions", 0);
+    field(out, "number_of_libraries", 0);
+    field(out, "used_memory_vm_functions", 0);
+    field(out, "used_memory_vm_total", lua);
+    field(
+        out,
+        "used_memory_vm_total_human",
+        bytes_to_human(lua as u64),
+    );
+    field(out, "used_memory_functions", 0);
+    field(out, "used_memory_scripts", bodies);
+    field(
+        out,
+        "used_memory_scripts_human",
+        bytes_to_human(bodies as u64),
+    );
 }
 
 fn persistence(server: &Source, out: &mut String) {

@@ -246,6 +246,14 @@ fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
         // Shutdown is immediate here, so there is never one in progress.
         return Err(CmdError::Msg("ERR No shutdown in progress."));
     }
+    // During a busy script only SHUTDOWN NOSAVE may stop the server, and
+    // the script is stopped with it.
+    if ctx.server.scripts.run.is_busy() {
+        if !nosave {
+            return Err(CmdError::Msg(crate::cmd::scripting::BUSY));
+        }
+        ctx.server.scripts.run.force_kill();
+    }
     // Persistence arrives later; SAVE/NOSAVE/NOW/FORCE are accepted as is.
     // Like Redis, no reply: the connection just closes.
     ctx.client.close_after_reply = true;
