@@ -22,6 +22,10 @@ Examples:
        ferrokv /etc/myferrokv.conf --loglevel verbose -
        ferrokv /etc/myferrokv.conf --loglevel verbose";
 
+/// Counts every allocation, for `used_memory` and `maxmemory`.
+#[global_allocator]
+static ALLOCATOR: ferrokv::alloc::CountingAlloc = ferrokv::alloc::CountingAlloc;
+
 fn main() -> ExitCode {
     let cli = Command::new("ferrokv")
         .disable_help_flag(true)

@@ -103,6 +103,8 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .set_pairs(&pairs, local)
         .map_err(CmdError::Owned)?;
     ctx.server.apply_config();
+    // A lowered maxmemory evicts before the reply, as in Redis.
+    crate::db::evict::perform_evictions(ctx.server, Some(ctx.db.locked()));
     ctx.out.ok();
     Ok(())
 }

@@ -309,8 +309,8 @@ pub static DIRECTIVES: &[Directive] = &[
     d("lazyfree-lazy-server-del", Bool, "no"),
     d("lazyfree-lazy-user-del", Bool, "no"),
     d("lazyfree-lazy-user-flush", Bool, "no"),
-    d("lfu-decay-time", Int(0, I32), "1"),
-    d("lfu-log-factor", Int(0, I32), "10"),
+    d("lfu-decay-time", Int(0, I32), "1").implemented(),
+    d("lfu-log-factor", Int(0, I32), "10").implemented(),
     d("list-compress-depth", Int(0, I32), "0"),
     d("list-max-listpack-size", Int(I32_MIN, I32), "-2")
         .alias("list-max-ziplist-size")
@@ -344,7 +344,7 @@ pub static DIRECTIVES: &[Directive] = &[
         .field(field!(maxmemory, num))
         .implemented(),
     d("maxmemory-clients", MaxmemoryClients, "0"),
-    d("maxmemory-eviction-tenacity", Int(0, 100), "10"),
+    d("maxmemory-eviction-tenacity", Int(0, 100), "10").implemented(),
     d(
         "maxmemory-policy",
         Enum(&[
@@ -361,7 +361,7 @@ pub static DIRECTIVES: &[Directive] = &[
     )
     .field(field!(maxmemory_policy, text))
     .implemented(),
-    d("maxmemory-samples", Int(1, I32), "5"),
+    d("maxmemory-samples", Int(1, I32), "5").implemented(),
     d("min-replicas-max-lag", Int(0, I32), "10").alias("min-slaves-max-lag"),
     d("min-replicas-to-write", Int(0, I32), "0").alias("min-slaves-to-write"),
     d("no-appendfsync-on-rewrite", Bool, "no"),

@@ -28,6 +28,8 @@ pub struct Server {
     pub keyspace: Keyspace,
     pub commands: CommandTable,
     pub stats: Stats,
+    /// `maxmemory` and its policy, the eviction pool (see [`crate::db::evict`]).
+    pub eviction: crate::db::evict::Eviction,
     pub clients: ClientRegistry,
     pub started: Instant,
     pub started_unix_ms: u64,
@@ -46,15 +48,18 @@ impl Server {
         let stats = Stats::new(commands.ids());
         stats.apply_config(&config);
         let keyspace = Keyspace::new(config.databases, shard_count());
-        keyspace.access.follow_policy(&config.maxmemory_policy);
+        keyspace.access.follow_config(&config);
+        let eviction = crate::db::evict::Eviction::default();
+        eviction.apply(&config);
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
-        Ok(Arc::new(Server {
+        let server = Arc::new(Server {
             config: RwLock::new(config),
             keyspace,
             commands,
             stats,
+            eviction,
             clients: ClientRegistry::default(),
             started: Instant::now(),
             started_unix_ms: crate::cmd::now_ms(),
@@ -62,7 +67,10 @@ impl Server {
             bound: RwLock::new(Vec::new()),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
-        }))
+        });
+        let startup = crate::alloc::used_memory();
+        server.eviction.startup.store(startup, Relaxed);
+        Ok(server)
     }
 
     /// Copies settings that hot paths read from atomics (slow-log and latency
@@ -71,7 +79,8 @@ impl Server {
     pub fn apply_config(&self) {
         let config = self.config.read();
         self.stats.apply_config(&config);
-        self.keyspace.access.follow_policy(&config.maxmemory_policy);
+        self.keyspace.access.follow_config(&config);
+        self.eviction.apply(&config);
     }
 
     /// Starts an orderly shutdown: listeners stop, connections close.
@@ -160,6 +169,7 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
         tokio::spawn(accept_loop(server.clone(), listener));
     }
     tokio::spawn(cron(server.clone()));
+    tokio::spawn(crate::db::evict::run_background(server.clone()));
     tokio::spawn(signals(server.clone()));
     server.wait_shutdown().await;
     tracing::warn!("Received shutdown request, exiting now.");
