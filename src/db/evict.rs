@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rand::RngExt;
-use smallvec::SmallVec;
 use tokio::sync::Notify;
 
 use super::bytes::Bytes24;
@@ -377,75 +376,96 @@ impl<'s> Evictor<'_, 's> {
 
     fn evict_ranked(&mut self, ranking: Ranking) -> bool {
         let samples = self.server.eviction.samples.load(Relaxed);
+        let shards = self.server.keyspace.shard_count();
         // Every shard may be sampled once before giving up.
-        for _ in 0..self.server.keyspace.shard_count() {
-            let shard = self.next_shard();
-            let sampled = self.with_shard(shard, |locked, me| {
-                me.sample(locked.shard_at(shard), shard, ranking, samples)
-            });
-            let mut pool = self.server.eviction.pool.lock();
-            if pool.ranking != Some(ranking) {
-                *pool = Pool {
-                    ranking: Some(ranking),
-                    candidates: Vec::new(),
-                };
+        let mut tried = 0;
+        while tried < shards {
+            // Like Redis, each step adds at least `samples` keys to the pool,
+            // however thinly the keys spread over the shards.
+            let mut sampled = Vec::with_capacity(samples);
+            while sampled.len() < samples && tried < shards {
+                let shard = self.next_shard();
+                tried += 1;
+                self.with_shard(shard, |locked, me| {
+                    me.sample(
+                        locked.shard_at(shard),
+                        shard,
+                        ranking,
+                        samples,
+                        &mut sampled,
+                    )
+                });
             }
-            for candidate in sampled {
-                pool.offer(candidate);
-            }
-            while let Some(candidate) = pool.pop_worst() {
-                drop(pool);
-                if self.evict_candidate(ranking, &candidate) {
-                    return true;
-                }
-                pool = self.server.eviction.pool.lock();
+            if self.evict_from_pool(ranking, sampled) {
+                return true;
             }
         }
         false
     }
 
-    /// Up to `samples` keys of every database in one shard, scored.
+    /// Adds `sampled` to the shared pool, then evicts its worst live key.
+    fn evict_from_pool(&mut self, ranking: Ranking, sampled: Vec<Candidate>) -> bool {
+        let mut pool = self.server.eviction.pool.lock();
+        if pool.ranking != Some(ranking) {
+            *pool = Pool {
+                ranking: Some(ranking),
+                candidates: Vec::new(),
+            };
+        }
+        for candidate in sampled {
+            pool.offer(candidate);
+        }
+        while let Some(candidate) = pool.pop_worst() {
+            drop(pool);
+            if self.evict_candidate(ranking, &candidate) {
+                return true;
+            }
+            pool = self.server.eviction.pool.lock();
+        }
+        false
+    }
+
+    /// Scores up to `samples` keys of every database in one shard into `out`:
+    /// all of them when there are no more than that, else random picks.
     fn sample(
         &mut self,
         shard: &Shard,
         id: usize,
         ranking: Ranking,
         samples: usize,
-    ) -> SmallVec<[Candidate; 16]> {
-        let mut out = SmallVec::new();
+        out: &mut Vec<Candidate>,
+    ) {
         let volatile = self.policy.volatile();
-        let decay = self.lfu_decay();
+        let (now, decay) = (self.now_ms, self.lfu_decay());
         for (db, part) in shard.dbs.iter().enumerate() {
-            let pool_len = if volatile {
-                part.expires.len()
-            } else {
-                part.keys.len()
-            };
-            for _ in 0..samples.min(pool_len) {
-                let picked = if volatile {
-                    part.expires.random(&mut self.rng).and_then(|(key, &when)| {
-                        let entry = part.keys.get(hash_key(key), key)?;
-                        Some((key, entry.access, Some(when)))
-                    })
-                } else {
-                    part.keys.random(&mut self.rng).map(|(key, entry)| {
-                        let when = (ranking == Ranking::Ttl)
-                            .then(|| part.expires.get(hash_key(key), key).copied())
-                            .flatten();
-                        (key, entry.access, when)
-                    })
+            let mut offer = |key: &Bytes24| {
+                let hash = hash_key(key);
+                let Some(entry) = part.keys.get(hash, key) else {
+                    return;
                 };
-                if let Some((key, stamp, when)) = picked {
-                    out.push(Candidate {
-                        score: score(ranking, stamp, when, self.now_ms, decay),
-                        shard: id,
-                        db,
-                        key: key.clone(),
-                    });
-                }
+                let when = match ranking {
+                    Ranking::Ttl => part.expires.get(hash, key).copied(),
+                    _ => None,
+                };
+                out.push(Candidate {
+                    score: score(ranking, entry.access, when, now, decay),
+                    shard: id,
+                    db,
+                    key: key.clone(),
+                });
+            };
+            // Volatile policies pick among keys with a TTL only.
+            match (volatile, part.keys.len(), part.expires.len()) {
+                (true, _, n) if n <= samples => part.expires.iter().for_each(|(k, _)| offer(k)),
+                (true, _, _) => (0..samples)
+                    .filter_map(|_| part.expires.random(&mut self.rng))
+                    .for_each(|(k, _)| offer(k)),
+                (false, n, _) if n <= samples => part.keys.iter().for_each(|(k, _)| offer(k)),
+                (false, _, _) => (0..samples)
+                    .filter_map(|_| part.keys.random(&mut self.rng))
+                    .for_each(|(k, _)| offer(k)),
             }
         }
-        out
     }
 
     fn lfu_decay(&self) -> u32 {
@@ -497,5 +517,277 @@ fn score(ranking: Ranking, stamp: u32, expire_at: Option<u64>, now_ms: u64, deca
         Ranking::Lru => access::idle_seconds(now_ms, stamp) * 1000,
         Ranking::Lfu => 255 - access::lfu_decayed(stamp, now_ms, decay) as u64,
         Ranking::Ttl => u64::MAX - expire_at.unwrap_or(u64::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::TestClient;
+
+    /// A server under `policy` that samples every key at each step, so the
+    /// choice is exact and the tests deterministic.
+    fn client(policy: &str) -> TestClient {
+        let mut config = Config::default();
+        config
+            .load_text(&format!(
+                "maxmemory-policy {policy}\nmaxmemory-samples 1000\n"
+            ))
+            .unwrap();
+        TestClient::with_config(config)
+    }
+
+    /// Evicts up to `n` keys by the policy, whatever the memory figures say.
+    fn evict(t: &TestClient, n: usize) -> usize {
+        let server = &*t.server;
+        let mut evictor = Evictor {
+            server,
+            held: None,
+            policy: server.eviction.policy(),
+            now_ms: crate::cmd::now_ms(),
+            rng: rand::rng(),
+        };
+        (0..n).take_while(|_| evictor.evict_one()).count()
+    }
+
+    fn set_stamp(t: &TestClient, key: &str, stamp: u32) {
+        let mut locked = t.server.keyspace.lock_keys([key]);
+        let mut db = locked.db(0, crate::cmd::now_ms());
+        db.peek_in(0, key.as_bytes()).unwrap().access = stamp;
+    }
+
+    fn exists(t: &mut TestClient, key: &str) -> bool {
+        t.run(&["EXISTS", key]) == ":1\r\n"
+    }
+
+    #[test]
+    fn allkeys_lru_evicts_the_idlest_keys() {
+        let mut t = client("allkeys-lru");
+        let now = crate::cmd::now_ms();
+        for i in 0..60 {
+            t.run(&["SET", &format!("k{i}"), "v"]);
+        }
+        for i in 0..10 {
+            let stamp = access::lru_clock(now - (100 + i as u64) * 1000);
+            set_stamp(&t, &format!("k{i}"), stamp);
+        }
+        assert_eq!(evict(&t, 10), 10);
+        assert!((0..10).all(|i| !exists(&mut t, &format!("k{i}"))));
+        assert!((10..60).all(|i| exists(&mut t, &format!("k{i}"))));
+        assert_eq!(t.server.stats.evicted_keys.load(Relaxed), 10);
+    }
+
+    #[test]
+    fn allkeys_lfu_keeps_hot_keys() {
+        let mut t = client("allkeys-lfu");
+        for i in 0..40 {
+            t.run(&["SET", &format!("k{i}"), "v"]);
+        }
+        let hot = access::lfu_new(crate::cmd::now_ms()) | 200;
+        for i in 0..10 {
+            set_stamp(&t, &format!("k{i}"), hot);
+        }
+        assert_eq!(evict(&t, 30), 30);
+        assert!((0..10).all(|i| exists(&mut t, &format!("k{i}"))));
+        assert_eq!(t.run(&["DBSIZE"]), ":10\r\n");
+    }
+
+    #[test]
+    fn volatile_ttl_evicts_the_soonest_expiring_first() {
+        let mut t = client("volatile-ttl");
+        for i in 0..20 {
+            t.run(&["SET", &format!("k{i}"), "v", "EX", &(1000 + i).to_string()]);
+        }
+        assert_eq!(evict(&t, 5), 5);
+        assert!((0..5).all(|i| !exists(&mut t, &format!("k{i}"))));
+        assert!((5..20).all(|i| exists(&mut t, &format!("k{i}"))));
+    }
+
+    #[test]
+    fn volatile_policies_never_evict_keys_without_ttl() {
+        for policy in [
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+        ] {
+            let mut t = client(policy);
+            for i in 0..30 {
+                t.run(&["SET", &format!("plain{i}"), "v"]);
+            }
+            for i in 0..5 {
+                t.run(&["SET", &format!("ttl{i}"), "v", "EX", "100"]);
+            }
+            assert_eq!(evict(&t, 100), 5, "{policy}");
+            assert_eq!(t.run(&["DBSIZE"]), ":30\r\n", "{policy}");
+        }
+    }
+
+    #[test]
+    fn allkeys_random_empties_every_database() {
+        let mut t = client("allkeys-random");
+        for db in ["0", "3"] {
+            t.run(&["SELECT", db]);
+            for i in 0..20 {
+                t.run(&["SET", &format!("k{i}"), "v"]);
+            }
+        }
+        assert_eq!(evict(&t, 100), 40);
+        assert_eq!(t.run(&["DBSIZE"]), ":0\r\n");
+    }
+
+    #[test]
+    fn a_key_used_after_sampling_is_spared() {
+        let mut t = client("allkeys-lru");
+        let server = t.server.clone();
+        let pool_entry = |key: &str| Candidate {
+            score: 500_000,
+            shard: server.keyspace.shard_of(hash_key(key.as_bytes())),
+            db: 0,
+            key: Bytes24::new(key.as_bytes()),
+        };
+        t.run(&["SET", "fresh", "v"]);
+        let mut evictor = Evictor {
+            server: &t.server,
+            held: None,
+            policy: Policy::AllkeysLru,
+            now_ms: crate::cmd::now_ms(),
+            rng: rand::rng(),
+        };
+        assert!(!evictor.evict_candidate(Ranking::Lru, &pool_entry("fresh")));
+        assert!(!evictor.evict_candidate(Ranking::Lru, &pool_entry("missing")));
+        drop(evictor);
+        assert!(exists(&mut t, "fresh"));
+    }
+
+    #[test]
+    fn over_the_limit_noeviction_fails_and_other_policies_evict_all_they_can() {
+        let mut t = client("noeviction");
+        t.run(&["SET", "k", "v"]);
+        // One byte: always over the limit.
+        t.run(&["CONFIG", "SET", "maxmemory", "1"]);
+        assert!(over_maxmemory(&t.server));
+        assert_eq!(perform_evictions(&t.server, None), Outcome::Failed);
+        assert_eq!(t.run(&["DBSIZE"]), ":1\r\n");
+        t.run(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+        assert_eq!(perform_evictions(&t.server, None), Outcome::Failed);
+        assert_eq!(t.run(&["DBSIZE"]), ":0\r\n");
+        t.run(&["CONFIG", "SET", "maxmemory", "0"]);
+        assert_eq!(perform_evictions(&t.server, None), Outcome::Ok);
+    }
+
+    #[test]
+    fn tenacity_bounds_one_pass() {
+        let eviction = Eviction::default();
+        let limit_at = |tenacity: &str| {
+            let mut config = Config::default();
+            config
+                .load_text(&format!("maxmemory-eviction-tenacity {tenacity}"))
+                .unwrap();
+            eviction.apply(&config);
+            eviction.time_limit()
+        };
+        assert_eq!(limit_at("0"), Some(Duration::ZERO));
+        assert_eq!(limit_at("10"), Some(Duration::from_micros(500)));
+        assert_eq!(limit_at("11"), Some(Duration::from_micros(575)));
+        assert_eq!(limit_at("100"), None);
+    }
+
+    #[test]
+    fn pool_keeps_the_worst_sixteen_without_duplicates() {
+        let mut pool = Pool::default();
+        for score in (0..40).rev() {
+            let key = Bytes24::new(format!("k{score}").as_bytes());
+            let candidate = Candidate {
+                score,
+                shard: 0,
+                db: 0,
+                key,
+            };
+            pool.offer(candidate.clone());
+            pool.offer(candidate);
+        }
+        assert_eq!(pool.candidates.len(), POOL_SIZE);
+        assert_eq!(pool.pop_worst().map(|c| c.score), Some(39));
+        assert_eq!(pool.candidates[0].score, 24);
+    }
+}
+
+/// The gate's memory rule (`cmd::execute`), through whole commands.
+#[cfg(test)]
+mod gate_tests {
+    use crate::testkit::TestClient;
+
+    const OOM: &str = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+
+    #[test]
+    fn when_nothing_can_be_evicted_only_growing_commands_are_refused() {
+        let mut t = TestClient::new();
+        t.run(&["SET", "k", "v"]);
+        t.run(&["CONFIG", "SET", "maxmemory", "1"]);
+        assert_eq!(t.run(&["SET", "y", "1"]), OOM);
+        assert_eq!(t.run(&["INCR", "n"]), OOM);
+        assert_eq!(t.run(&["GET", "k"]), "$1\r\nv\r\n");
+        assert_eq!(t.run(&["PING"]), "+PONG\r\n");
+        assert_eq!(t.run(&["DEL", "k"]), ":1\r\n");
+        assert_eq!(t.run(&["CONFIG", "SET", "maxmemory", "0"]), "+OK\r\n");
+        assert_eq!(t.run(&["SET", "y", "1"]), "+OK\r\n");
+    }
+
+    #[test]
+    fn inside_multi_every_queued_command_is_refused_and_dooms_exec() {
+        let mut t = TestClient::new();
+        t.run(&["CONFIG", "SET", "maxmemory", "1"]);
+        assert_eq!(t.run(&["MULTI"]), "+OK\r\n");
+        assert_eq!(t.run(&["GET", "k"]), OOM);
+        assert_eq!(
+            t.run(&["EXEC"]),
+            "-EXECABORT Transaction discarded because of previous errors.\r\n"
+        );
+        t.run(&["MULTI"]);
+        assert_eq!(t.run(&["EXEC"]), "*0\r\n", "an empty EXEC still runs");
+    }
+
+    #[test]
+    fn exec_of_a_growing_transaction_is_refused_once_memory_is_over() {
+        let mut t = TestClient::new();
+        let mut admin = TestClient::on(t.server.clone());
+        t.run(&["MULTI"]);
+        assert_eq!(t.run(&["SET", "x", "1"]), "+QUEUED\r\n");
+        admin.run(&["CONFIG", "SET", "maxmemory", "1"]);
+        assert_eq!(
+            t.run(&["EXEC"]),
+            "-EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.\r\n"
+        );
+        assert_eq!(t.run(&["EXEC"]), "-ERR EXEC without MULTI\r\n");
+        // A transaction of reads still runs.
+        admin.run(&["CONFIG", "SET", "maxmemory", "0"]);
+        t.run(&["MULTI"]);
+        t.run(&["GET", "x"]);
+        admin.run(&["CONFIG", "SET", "maxmemory", "1"]);
+        assert_eq!(t.run(&["EXEC"]), "*1\r\n$-1\r\n");
+    }
+
+    #[test]
+    fn config_set_maxmemory_evicts_before_replying() {
+        let mut t = TestClient::new();
+        t.run(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+        for i in 0..100 {
+            t.run(&["SET", &format!("k{i}"), "v"]);
+        }
+        assert_eq!(t.run(&["CONFIG", "SET", "maxmemory", "1"]), "+OK\r\n");
+        assert_eq!(t.run(&["DBSIZE"]), ":0\r\n");
+        assert!(t.run(&["INFO", "stats"]).contains("evicted_keys:100\r\n"));
+    }
+
+    #[test]
+    fn commands_run_by_exec_may_evict_under_its_locks() {
+        let mut t = TestClient::new();
+        t.run(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+        t.run(&["SET", "k", "v"]);
+        t.run(&["MULTI"]);
+        t.run(&["CONFIG", "SET", "maxmemory", "1"]);
+        t.run(&["DBSIZE"]);
+        assert_eq!(t.run(&["EXEC"]), "*2\r\n+OK\r\n:0\r\n");
     }
 }
