@@ -146,9 +146,10 @@ fn config_set_maxmemory_lower_evicts_before_replying() {
         conn.cmd_text(&["CONFIG", "SET", "maxmemory", "8mb"]),
         "+OK\r\n"
     );
+    // INFO's own reply buffers are counted too: a little slack.
     let used = used_memory(&mut conn);
     assert!(
-        used <= 8 * MB,
+        used <= 8 * MB + 64 * 1024,
         "used_memory {used} after lowering maxmemory to 8mb"
     );
     let evicted = info_field(&mut conn, "stats", "evicted_keys");
