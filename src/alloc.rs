@@ -20,8 +20,8 @@ pub const FLUSH_BYTES: i64 = 16 * 1024;
 /// Bytes allocated and not yet freed, over every thread (minus what each
 /// thread has not flushed yet).
 static ALLOCATED: AtomicI64 = AtomicI64::new(0);
-/// Allocations made, for the "is the counter installed?" question.
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+/// Batches flushed, for the "is the counting allocator installed?" question.
+static FLUSHES: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
     /// This thread's unflushed balance. `const`, with no destructor, so the
@@ -51,7 +51,7 @@ fn account(delta: i64) {
         local.set(balance);
         if flush != 0 {
             ALLOCATED.fetch_add(flush, Relaxed);
-            ALLOCATIONS.fetch_add(1, Relaxed);
+            FLUSHES.fetch_add(1, Relaxed);
         }
     });
     // During thread teardown the slot may be gone: count straight globally.
@@ -121,7 +121,7 @@ pub fn used_memory() -> u64 {
 /// True once the counting allocator has seen enough traffic to be trusted,
 /// i.e. it is the process's global allocator.
 pub fn is_counting() -> bool {
-    ALLOCATIONS.load(Relaxed) > 0 || ALLOCATED.load(Relaxed) != 0
+    FLUSHES.load(Relaxed) > 0 || ALLOCATED.load(Relaxed) != 0
 }
 
 #[cfg(test)]
