@@ -26,6 +26,10 @@ Examples:
        ferrokv /etc/myferrokv.conf --loglevel verbose -
        ferrokv /etc/myferrokv.conf --loglevel verbose";
 
+/// Counts every allocation, for `used_memory` and `maxmemory`.
+#[global_allocator]
+static ALLOCATOR: ferrokv::alloc::CountingAlloc = ferrokv::alloc::CountingAlloc;
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("--ping") {

@@ -103,6 +103,9 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .set_pairs(&pairs, local)
         .map_err(CmdError::Owned)?;
     ctx.server.apply_config();
+    // A lowered maxmemory is evicted down to before the reply.
+    use crate::db::evict::{Outcome, perform_evictions};
+    while perform_evictions(ctx.server, Some(ctx.db.locked())) == Outcome::Running {}
     ctx.out.ok();
     Ok(())
 }

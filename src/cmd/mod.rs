@@ -157,6 +157,10 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
         reject(server, client, id, out, scripting::BUSY);
         return;
     }
+    // One atomic load when no memory limit is set.
+    if server.eviction.maxmemory() != 0 && !evict_or_refuse(server, client, out, id, spec) {
+        return;
+    }
     if let Some(txn) = client.multi.as_mut()
         && spec.flags & flag::TXN_CONTROL == 0
     {
@@ -166,6 +170,35 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
         return;
     }
     call(server, client, out, args, id, spec);
+}
+
+/// Redis's memory rule, before any lock is taken: evict down to `maxmemory`
+/// first; when nothing more can be evicted, refuse what may grow memory:
+/// `denyoom` commands, EXEC of a transaction holding one (which discards it),
+/// and any command being queued in MULTI. False when the command was refused.
+fn evict_or_refuse(
+    server: &Server,
+    client: &mut Client,
+    out: &mut Reply,
+    id: usize,
+    spec: &CommandSpec,
+) -> bool {
+    use crate::db::evict::{OOM_ERROR, Outcome, perform_evictions};
+    if perform_evictions(server, None) != Outcome::Failed {
+        return true;
+    }
+    let queueing = client.multi.is_some() && spec.flags & flag::TXN_CONTROL == 0;
+    if spec.flags & flag::DENYOOM != 0 || queueing {
+        reject(server, client, id, out, OOM_ERROR);
+        return false;
+    }
+    if multi::exec_may_grow(server, client, spec) {
+        multi::reset_client(server, client);
+        let msg = format!("EXECABORT Transaction discarded because of: {OOM_ERROR}");
+        reject(server, client, id, out, &msg);
+        return false;
+    }
+    true
 }
 
 /// Locks what the command needs, calls its handler, then serves the clients

@@ -117,7 +117,21 @@ pub fn rejected(
     ))
 }
 
-/// Dooms the client's transaction, if it has one.
+
+/// True when `spec` is EXEC and the client's transaction queued a command
+/// that may grow memory (`denyoom`): refused when memory is over the limit.
+pub fn exec_may_grow(server: &Server, client: &Client, spec: &CommandSpec) -> bool {
+    let Some(txn) = client.multi.as_ref() else {
+        return false;
+    };
+    spec.name == "exec"
+        && txn
+            .queued
+            .iter()
+            .any(|(id, _)| server.commands.spec(*id).flags & DENYOOM != 0)
+}
+
+/// Dooms the client's transaction, if it has one (the gate rejected a command).
 pub fn flag_error(client: &mut Client) {
     if let Some(txn) = client.multi.as_mut() {
         txn.doomed = true;

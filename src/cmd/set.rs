@@ -153,7 +153,7 @@ fn sadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
         None => {
             let mut set = Set::for_first_member(args.get(2));
             let added = members.filter(|m| set.insert(m, max)).count();
-            ctx.db.set(key, Value::Set(set));
+            ctx.db.set(key, Value::Set(set.into()));
             ctx.db.add_dirty(added as u64 - 1);
             added
         }
@@ -248,7 +248,7 @@ fn smove(ctx: &mut Ctx, args: &Args) -> CmdResult {
     } else {
         let mut set = Set::for_first_member(member);
         set.insert(member, max);
-        ctx.db.set(dst, Value::Set(set));
+        ctx.db.set(dst, Value::Set(set.into()));
         ctx.db.notify(notify::SET, "sadd", dst);
     }
     ctx.out.int(1);
@@ -536,7 +536,7 @@ fn store_op(ctx: &mut Ctx, args: &Args, op: SetOp) -> CmdResult {
             ctx.db.notify(notify::GENERIC, "del", dst);
         }
     } else {
-        ctx.db.set(dst, Value::Set(result));
+        ctx.db.set(dst, Value::Set(result.into()));
         ctx.db.notify(notify::SET, op.store_event(), dst);
     }
     ctx.out.int(len as i64);

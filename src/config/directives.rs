@@ -309,8 +309,8 @@ pub static DIRECTIVES: &[Directive] = &[
     d("lazyfree-lazy-server-del", Bool, "no"),
     d("lazyfree-lazy-user-del", Bool, "no"),
     d("lazyfree-lazy-user-flush", Bool, "no"),
-    d("lfu-decay-time", Int(0, I32), "1"),
-    d("lfu-log-factor", Int(0, I32), "10"),
+    d("lfu-decay-time", Int(0, I32), "1").implemented(),
+    d("lfu-log-factor", Int(0, I32), "10").implemented(),
     d("list-compress-depth", Int(0, I32), "0"),
     d("list-max-listpack-size", Int(I32_MIN, I32), "-2")
         .alias("list-max-ziplist-size")
@@ -343,7 +343,7 @@ pub static DIRECTIVES: &[Directive] = &[
         .field(field!(maxmemory, num))
         .implemented(),
     d("maxmemory-clients", MaxmemoryClients, "0"),
-    d("maxmemory-eviction-tenacity", Int(0, 100), "10"),
+    d("maxmemory-eviction-tenacity", Int(0, 100), "10").implemented(),
     d(
         "maxmemory-policy",
         Enum(&[
@@ -360,7 +360,7 @@ pub static DIRECTIVES: &[Directive] = &[
     )
     .field(field!(maxmemory_policy, text))
     .implemented(),
-    d("maxmemory-samples", Int(1, I32), "5"),
+    d("maxmemory-samples", Int(1, I32), "5").implemented(),
     // ferrokv's own: Prometheus `/metrics` over HTTP on this port (0 = off).
     // Hidden so `CONFIG GET *` lists exactly Redis 7.0's directives.
     d("metrics-port", Int(0, 65535), "0")

@@ -60,9 +60,21 @@ pub struct AccessPolicy {
 }
 
 impl AccessPolicy {
-    /// Follows a `maxmemory-policy` value: LFU policies stamp counters.
-    pub fn follow_policy(&self, maxmemory_policy: &str) {
-        self.lfu.store(maxmemory_policy.contains("lfu"), Relaxed);
+    /// Follows `maxmemory-policy` (LFU policies stamp counters),
+    /// `lfu-log-factor` and `lfu-decay-time`.
+    pub fn follow_config(&self, config: &crate::config::Config) {
+        self.lfu
+            .store(config.maxmemory_policy.contains("lfu"), Relaxed);
+        let number = |name: &str, default: u32| {
+            config
+                .value(name)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        self.lfu_log_factor
+            .store(number("lfu-log-factor", 10), Relaxed);
+        self.lfu_decay_time
+            .store(number("lfu-decay-time", 1), Relaxed);
     }
 }
 
@@ -204,6 +216,9 @@ pub struct DbSizes {
     pub keys: usize,
     pub expires: usize,
     pub avg_ttl_ms: u64,
+    /// Bytes of the main and expires hash tables (MEMORY STATS overheads).
+    pub main_table_bytes: u64,
+    pub expires_table_bytes: u64,
 }
 
 impl Keyspace {
@@ -262,6 +277,24 @@ impl<'a> Locked<'a> {
 
     pub fn holds_all(&self) -> bool {
         self.all
+    }
+
+    /// True for the empty lock set of a keyless command.
+    pub fn holds_nothing(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Shard `id`, which must be held (eviction samples shards by index).
+    pub(super) fn shard_at(&mut self, id: usize) -> &mut Shard {
+        let slot = if self.all {
+            id
+        } else {
+            self.ids
+                .iter()
+                .position(|&i| i as usize == id)
+                .expect("shard not held")
+        };
+        &mut self.guards[slot]
     }
 
     /// True when a change may have woken blocked clients.
@@ -679,6 +712,8 @@ impl<'l, 'a> Db<'l, 'a> {
             for (db, part) in guard.dbs.iter().enumerate() {
                 sizes[db].keys += part.keys.len();
                 sizes[db].expires += part.expires.len();
+                sizes[db].main_table_bytes += part.keys.table_size() as u64;
+                sizes[db].expires_table_bytes += part.expires.table_size() as u64;
                 for (_, &when) in part.expires.iter().take(TTL_SAMPLES_PER_SHARD) {
                     ttl_sums[db].0 += when.saturating_sub(now) as u128;
                     ttl_sums[db].1 += 1;

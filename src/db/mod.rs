@@ -3,6 +3,7 @@
 
 pub mod bytes;
 pub mod dict;
+pub mod evict;
 pub mod hash;
 pub mod hll;
 pub mod keyspace;

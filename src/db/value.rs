@@ -22,12 +22,14 @@ impl Entry {
     }
 }
 
+/// Hashes and sets are boxed: their structs are the largest, and keeping
+/// `Value` at 40 bytes saves 16 bytes on every key (most keys are strings).
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(StrValue),
     List(List),
-    Hash(Hash),
-    Set(Set),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
     ZSet(ZSet),
 }
 
@@ -138,8 +140,8 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_size(),
             Value::List(v) => v.heap_size(),
-            Value::Hash(v) => v.heap_size(),
-            Value::Set(v) => v.heap_size(),
+            Value::Hash(v) => std::mem::size_of::<Hash>() + v.heap_size(),
+            Value::Set(v) => std::mem::size_of::<Set>() + v.heap_size(),
             Value::ZSet(v) => v.heap_size(),
         }
     }

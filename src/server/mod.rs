@@ -32,6 +32,8 @@ pub struct Server {
     pub keyspace: Keyspace,
     pub commands: CommandTable,
     pub stats: Stats,
+    /// `maxmemory` and its policy, the eviction pool (see [`crate::db::evict`]).
+    pub eviction: crate::db::evict::Eviction,
     pub clients: ClientRegistry,
     /// Channel, pattern and shard-channel subscribers; message delivery.
     pub pubsub: pubsub::PubSub,
@@ -54,7 +56,9 @@ impl Server {
         let stats = Stats::new(commands.ids());
         stats.apply_config(&config);
         let keyspace = Keyspace::new(config.databases, shard_count());
-        keyspace.access.follow_policy(&config.maxmemory_policy);
+        keyspace.access.follow_config(&config);
+        let eviction = crate::db::evict::Eviction::default();
+        eviction.apply(&config);
         let events = config.value("notify-keyspace-events").unwrap_or_default();
         keyspace.notify_flags.store(notify::flags(&events), Relaxed);
         let pubsub = pubsub::PubSub::default();
@@ -63,11 +67,12 @@ impl Server {
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
         let busy_ms = busy_threshold_ms(&config);
-        Ok(Arc::new(Server {
+        let server = Arc::new(Server {
             config: RwLock::new(config),
             keyspace,
             commands,
             stats,
+            eviction,
             clients: ClientRegistry::default(),
             pubsub,
             started: Instant::now(),
@@ -77,7 +82,10 @@ impl Server {
             scripts: crate::script::Scripts::with_busy_threshold(busy_ms),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
-        }))
+        });
+        let startup = crate::alloc::used_memory();
+        server.eviction.startup.store(startup, Relaxed);
+        Ok(server)
     }
 
     /// Copies settings that hot paths read from atomics (slow-log and latency
@@ -86,7 +94,8 @@ impl Server {
     pub fn apply_config(&self) {
         let config = self.config.read();
         self.stats.apply_config(&config);
-        self.keyspace.access.follow_policy(&config.maxmemory_policy);
+        self.keyspace.access.follow_config(&config);
+        self.eviction.apply(&config);
         let events = config.value("notify-keyspace-events").unwrap_or_default();
         self.keyspace
             .notify_flags
@@ -196,6 +205,7 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
     }
     spawn_metrics(&server)?;
     tokio::spawn(cron(server.clone()));
+    tokio::spawn(crate::db::evict::run_background(server.clone()));
     tokio::spawn(signals(server.clone()));
     server.wait_shutdown().await;
     tracing::warn!("Received shutdown request, exiting now.");

@@ -250,7 +250,7 @@ impl Stats {
     /// One cron tick: samples the counters behind the `instantaneous_*` fields
     /// and the memory peak.
     pub fn sample_rates(&self) {
-        self.note_memory(process_rss());
+        self.note_memory(crate::alloc::used_memory());
         self.instantaneous.lock().sample(
             Instant::now(),
             [

@@ -6,7 +6,6 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::super::{Args, CmdResult, Ctx};
-use super::memory::{process_rss, used_memory};
 use crate::server::Server;
 
 /// What the section writers read: the server, plus the key counts taken
@@ -284,46 +283,68 @@ fn total_system_memory() -> u64 {
 }
 
 fn memory(server: &Source, out: &mut String) {
-    let config = server.config.read();
-    // No counting allocator yet: used_memory is the RSS, so the two agree and
-    // the fragmentation ratio reads 1.
-    let used = used_memory();
-    let rss = process_rss();
-    let peak = server.stats.note_memory(used);
+    let m = super::memory::Figures::gather(server, &server.db_sizes);
     let system = total_system_memory();
-    field(out, "used_memory", used);
-    field(out, "used_memory_human", bytes_to_human(used));
-    field(out, "used_memory_rss", rss);
-    field(out, "used_memory_rss_human", bytes_to_human(rss));
-    field(out, "used_memory_peak", peak);
-    field(out, "used_memory_peak_human", bytes_to_human(peak));
-    let peak_perc = if peak == 0 {
-        0.0
-    } else {
-        used as f64 * 100.0 / peak as f64
+    let percent = |a: u64, b: u64| {
+        let p = if b == 0 {
+            0.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        };
+        format!("{p:.2}%")
     };
-    field(out, "used_memory_peak_perc", format!("{peak_perc:.2}%"));
-    field(out, "used_memory_overhead", 0);
-    field(out, "used_memory_startup", 0);
-    field(out, "used_memory_dataset", used);
-    field(out, "used_memory_dataset_perc", "100.00%");
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    field(out, "used_memory", m.used);
+    field(out, "used_memory_human", bytes_to_human(m.used));
+    field(out, "used_memory_rss", m.rss);
+    field(out, "used_memory_rss_human", bytes_to_human(m.rss));
+    field(out, "used_memory_peak", m.peak);
+    field(out, "used_memory_peak_human", bytes_to_human(m.peak));
+    field(out, "used_memory_peak_perc", percent(m.used, m.peak));
+    field(out, "used_memory_overhead", m.overhead);
+    field(out, "used_memory_startup", m.startup);
+    field(out, "used_memory_dataset", m.dataset);
+    field(
+        out,
+        "used_memory_dataset_perc",
+        percent(m.dataset, m.used.saturating_sub(m.startup)),
+    );
+    // The system allocator has no separate active/resident figures.
+    field(out, "allocator_allocated", m.used);
+    field(out, "allocator_active", m.used);
+    field(out, "allocator_resident", m.rss);
     field(out, "total_system_memory", system);
     field(out, "total_system_memory_human", bytes_to_human(system));
     scripting_memory(server, out);
-    field(out, "maxmemory", config.maxmemory);
-    field(out, "maxmemory_human", bytes_to_human(config.maxmemory));
-    field(out, "maxmemory_policy", &config.maxmemory_policy);
-    let ratio = if used == 0 {
-        0.0
-    } else {
-        rss as f64 / used as f64
-    };
-    field(out, "mem_fragmentation_ratio", format!("{ratio:.2}"));
-    field(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
+    field(out, "maxmemory", m.maxmemory);
+    field(out, "maxmemory_human", bytes_to_human(m.maxmemory));
+    field(
+        out,
+        "maxmemory_policy",
+        &server.config.read().maxmemory_policy,
+    );
+    field(out, "allocator_frag_ratio", "1.00");
+    field(out, "allocator_frag_bytes", 0);
+    field(
+        out,
+        "allocator_rss_ratio",
+        format!("{:.2}", ratio(m.rss, m.used)),
+    );
+    field(out, "allocator_rss_bytes", m.rss as i64 - m.used as i64);
+    field(out, "rss_overhead_ratio", "1.00");
+    field(out, "rss_overhead_bytes", 0);
+    field(
+        out,
+        "mem_fragmentation_ratio",
+        format!("{:.2}", ratio(m.rss, m.used)),
+    );
+    field(out, "mem_fragmentation_bytes", m.rss as i64 - m.used as i64);
     field(out, "mem_not_counted_for_evict", 0);
     field(out, "mem_replication_backlog", 0);
+    field(out, "mem_total_replication_buffers", 0);
     field(out, "mem_clients_slaves", 0);
     field(out, "mem_clients_normal", 0);
+    field(out, "mem_cluster_links", 0);
     field(out, "mem_aof_buffer", 0);
     field(out, "mem_allocator", "libc");
     field(out, "active_defrag_running", 0);

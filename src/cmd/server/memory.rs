@@ -1,17 +1,21 @@
 //! MEMORY: per-key estimates and process-wide figures.
 //!
-//! There is no counting allocator yet, so "used memory" is the resident set
-//! size read from `/proc/self/statm`; per-key figures are estimates from the
-//! value's own heap size plus the fixed overheads Redis would pay, rounded to
-//! allocator size classes, so they land close to what Redis reports.
+//! Process-wide figures come from the counting allocator ([`crate::alloc`]);
+//! per-key figures are estimates from the value's own heap size plus the
+//! fixed overheads Redis would pay, rounded to allocator size classes, so
+//! they land close to what Redis reports.
 
 use crate::cmd::reply_help;
 
 use super::super::spec::{CommandSpec, Keys, flag::*, keys_range};
 use super::super::{Args, CmdError, CmdResult, Ctx};
 use super::{ALL_SHARDS_SPECIAL, ALL_SHARDS_SUCCEED};
+use std::sync::atomic::Ordering::Relaxed;
+
 use crate::db::Value;
+use crate::db::keyspace::DbSizes;
 use crate::db::value::StrValue;
+use crate::server::Server;
 
 pub static SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("purge", 2, 0, Keys::None, purge)
@@ -37,12 +41,8 @@ pub static SUBCOMMANDS: &[CommandSpec] = &[
         .complexity("O(N) where N is the number of samples."),
 ];
 
+pub use crate::alloc::used_memory;
 pub use crate::server::stats::process_rss;
-
-/// Bytes used as INFO reports them: the RSS until a counting allocator exists.
-pub fn used_memory() -> u64 {
-    process_rss()
-}
 
 /// Rounds a request up to the allocator's size class (jemalloc's spacing:
 /// 8, 16, then multiples of 16 up to 128, then four classes per doubling).
@@ -104,6 +104,42 @@ fn usage(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// The process-wide figures INFO memory and MEMORY STATS share.
+pub struct Figures {
+    pub used: u64,
+    pub rss: u64,
+    pub peak: u64,
+    /// `used` right after start-up.
+    pub startup: u64,
+    /// Start-up memory plus the keyspace's hash tables.
+    pub overhead: u64,
+    /// What is left for keys and values: `used - overhead`.
+    pub dataset: u64,
+    pub maxmemory: u64,
+}
+
+impl Figures {
+    /// `sizes` comes from the command's own lock on the keyspace.
+    pub fn gather(server: &Server, sizes: &[DbSizes]) -> Figures {
+        let used = used_memory();
+        let startup = server.eviction.startup.load(Relaxed);
+        let tables: u64 = sizes
+            .iter()
+            .map(|d| d.main_table_bytes + d.expires_table_bytes)
+            .sum();
+        let overhead = startup + tables;
+        Figures {
+            used,
+            rss: process_rss(),
+            peak: server.stats.note_memory(used),
+            startup,
+            overhead,
+            dataset: used.saturating_sub(overhead),
+            maxmemory: server.eviction.maxmemory(),
+        }
+    }
+}
+
 /// One MEMORY STATS figure.
 enum Stat {
     Int(u64),
@@ -113,19 +149,19 @@ enum Stat {
 }
 
 fn stats(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    let used = used_memory();
-    let rss = process_rss();
-    let peak = ctx.server.stats.note_memory(used);
     let sizes = ctx.db.sizes();
+    let m = Figures::gather(ctx.server, &sizes);
     let keys: usize = sizes.iter().map(|d| d.keys).sum();
-    // Without allocator accounting, the whole figure counts as dataset.
-    let overhead = 0u64;
-    let dataset = used.saturating_sub(overhead);
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    let mut fields: Vec<(String, Stat)> = [
-        ("peak.allocated", Stat::Int(peak)),
-        ("total.allocated", Stat::Int(used)),
-        ("startup.allocated", Stat::Int(0)),
+    let named = |list: Vec<(&'static str, Stat)>| {
+        list.into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<Vec<_>>()
+    };
+    let mut fields: Vec<(String, Stat)> = named(vec![
+        ("peak.allocated", Stat::Int(m.peak)),
+        ("total.allocated", Stat::Int(m.used)),
+        ("startup.allocated", Stat::Int(m.startup)),
         ("replication.backlog", Stat::Int(0)),
         ("clients.slaves", Stat::Int(0)),
         ("clients.normal", Stat::Int(0)),
@@ -133,50 +169,49 @@ fn stats(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         ("aof.buffer", Stat::Int(0)),
         ("lua.caches", Stat::Int(0)),
         ("functions.caches", Stat::Int(0)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    ]);
     for (db, size) in sizes.iter().enumerate() {
-        let (keys, expires) = (size.keys, size.expires);
-        if keys > 0 {
-            // One pointer-sized bucket per key, as a hash table of that size needs.
-            let word = std::mem::size_of::<usize>() as u64;
+        if size.keys > 0 {
             fields.push((
                 format!("db.{db}"),
-                Stat::Db(keys as u64 * word, expires as u64 * word),
+                Stat::Db(size.main_table_bytes, size.expires_table_bytes),
             ));
         }
     }
-    fields.extend(
-        [
-            ("overhead.total", Stat::Int(overhead)),
-            ("keys.count", Stat::Int(keys as u64)),
-            (
-                "keys.bytes-per-key",
-                Stat::Int(if keys == 0 { 0 } else { dataset / keys as u64 }),
-            ),
-            ("dataset.bytes", Stat::Int(dataset)),
-            (
-                "dataset.percentage",
-                Stat::Ratio(100.0 * ratio(dataset, used)),
-            ),
-            ("peak.percentage", Stat::Ratio(100.0 * ratio(used, peak))),
-            ("allocator.allocated", Stat::Int(used)),
-            ("allocator.active", Stat::Int(used)),
-            ("allocator.resident", Stat::Int(rss)),
-            ("allocator-fragmentation.ratio", Stat::Ratio(1.0)),
-            ("allocator-fragmentation.bytes", Stat::Int(0)),
-            ("allocator-rss.ratio", Stat::Ratio(ratio(rss, used))),
-            ("allocator-rss.bytes", Stat::Int(rss.saturating_sub(used))),
-            ("rss-overhead.ratio", Stat::Ratio(1.0)),
-            ("rss-overhead.bytes", Stat::Int(0)),
-            ("fragmentation", Stat::Ratio(ratio(rss, used))),
-            ("fragmentation.bytes", Stat::Int(rss.saturating_sub(used))),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v)),
-    );
+    let per_key = (m.used.saturating_sub(m.startup))
+        .checked_div(keys as u64)
+        .unwrap_or(0);
+    fields.extend(named(vec![
+        ("overhead.total", Stat::Int(m.overhead)),
+        ("keys.count", Stat::Int(keys as u64)),
+        ("keys.bytes-per-key", Stat::Int(per_key)),
+        ("dataset.bytes", Stat::Int(m.dataset)),
+        (
+            "dataset.percentage",
+            Stat::Ratio(100.0 * ratio(m.dataset, m.used.saturating_sub(m.startup))),
+        ),
+        (
+            "peak.percentage",
+            Stat::Ratio(100.0 * ratio(m.used, m.peak)),
+        ),
+        ("allocator.allocated", Stat::Int(m.used)),
+        ("allocator.active", Stat::Int(m.used)),
+        ("allocator.resident", Stat::Int(m.rss)),
+        ("allocator-fragmentation.ratio", Stat::Ratio(1.0)),
+        ("allocator-fragmentation.bytes", Stat::Int(0)),
+        ("allocator-rss.ratio", Stat::Ratio(ratio(m.rss, m.used))),
+        (
+            "allocator-rss.bytes",
+            Stat::Int(m.rss.saturating_sub(m.used)),
+        ),
+        ("rss-overhead.ratio", Stat::Ratio(1.0)),
+        ("rss-overhead.bytes", Stat::Int(0)),
+        ("fragmentation", Stat::Ratio(ratio(m.rss, m.used))),
+        (
+            "fragmentation.bytes",
+            Stat::Int(m.rss.saturating_sub(m.used)),
+        ),
+    ]));
     let out = &mut *ctx.out;
     out.map(fields.len());
     for (name, value) in fields {
