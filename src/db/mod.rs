@@ -8,6 +8,7 @@ pub mod hll;
 pub mod keyspace;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod value;
 pub mod watch;
 pub mod zset;

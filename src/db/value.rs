@@ -6,6 +6,7 @@ use super::bytes::Bytes24;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::stream::Stream;
 use super::zset::ZSet;
 
 /// One key's value plus the access metadata eviction reads.
@@ -29,6 +30,7 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    Stream(Box<Stream>),
 }
 
 /// A string value in the cheapest form that holds it: integers as integers
@@ -119,6 +121,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -130,6 +133,7 @@ impl Value {
             Value::Hash(v) => v.encoding(),
             Value::Set(v) => v.encoding(),
             Value::ZSet(v) => v.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -141,6 +145,7 @@ impl Value {
             Value::Hash(v) => v.heap_size(),
             Value::Set(v) => v.heap_size(),
             Value::ZSet(v) => v.heap_size(),
+            Value::Stream(v) => std::mem::size_of::<Stream>() + v.heap_size(),
         }
     }
 }
