@@ -21,6 +21,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::hyperloglog::COMMANDS,
     super::sort::COMMANDS,
     super::multi::COMMANDS,
+    super::stream::COMMANDS,
 ];
 
 pub fn families() -> &'static [&'static [CommandSpec]] {
