@@ -460,6 +460,9 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
             };
             claimed.push(id);
         }
+        if !claimed.is_empty() {
+            group.consumer(consumer, now).0.seen_ms = now;
+        }
     }
     reply_claimed(ctx.out, stream, &claimed, options.justid);
     ctx.db.modified(key);

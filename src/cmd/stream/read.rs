@@ -103,10 +103,10 @@ fn parse_read_args<'a>(args: &Args<'a>, xreadgroup: bool) -> Result<ReadArgs<'a>
     };
     let listed = args.len() - at;
     if listed % 2 != 0 {
-        let name = if xreadgroup { "XREADGROUP" } else { "XREAD" };
-        return Err(CmdError::msg(format!(
-            "ERR Unbalanced {name} list of streams: for each stream key an ID or '$' must be specified."
-        )));
+        // Redis names XREAD here for both commands.
+        return Err(CmdError::Msg(
+            "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+        ));
     }
     if xreadgroup && parsed.group.is_none() {
         return Err(CmdError::Msg("ERR Missing GROUP option for XREADGROUP"));
