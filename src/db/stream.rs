@@ -98,6 +98,52 @@ struct Block {
     live: u32,
     /// ID of the last entry written (deleted or not).
     last: StreamId,
+    /// Size the block would have as a Redis listpack, minus its live/deleted
+    /// counters: blocks close at the same entries as Redis's nodes.
+    listpack_bytes: u32,
+}
+
+/// Sizes of Redis listpack elements, to close blocks where Redis would.
+mod listpack {
+    /// Header (total bytes, element count) and end marker.
+    pub const OVERHEAD: usize = 7;
+
+    fn backlen(encoded: usize) -> usize {
+        match encoded {
+            0..=127 => 1,
+            128..=16382 => 2,
+            16383..=2097150 => 3,
+            2097151..=268435454 => 4,
+            _ => 5,
+        }
+    }
+
+    pub fn int(v: i64) -> usize {
+        let encoded = match v {
+            0..=127 => 1,
+            -4096..=4095 => 2,
+            -32768..=32767 => 3,
+            -8388608..=8388607 => 4,
+            -2147483648..=2147483647 => 5,
+            _ => 9,
+        };
+        encoded + backlen(encoded)
+    }
+
+    /// Strings that are canonical integers are stored as integers.
+    pub fn string(s: &[u8]) -> usize {
+        if s.len() <= 20
+            && let Some(v) = crate::protocol::parse::parse_i64(s)
+        {
+            return int(v);
+        }
+        let encoded = match s.len() {
+            0..=63 => 1 + s.len(),
+            64..=4095 => 2 + s.len(),
+            _ => 5 + s.len(),
+        };
+        encoded + backlen(encoded)
+    }
 }
 
 fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
@@ -142,14 +188,47 @@ struct Decoded<'a> {
 
 impl Block {
     fn new(id: StreamId, fields: &[&[u8]]) -> Self {
+        let names: Vec<&[u8]> = fields.iter().step_by(2).copied().collect();
+        // Master entry: field count, names, zero terminator.
+        let master_bytes = listpack::int(names.len() as i64)
+            + names.iter().map(|n| listpack::string(n)).sum::<usize>()
+            + listpack::int(0);
         Block {
             master: id,
-            master_fields: fields.iter().step_by(2).map(|f| f.to_vec()).collect(),
+            master_fields: names.iter().map(|f| f.to_vec()).collect(),
             data: Vec::new(),
             count: 0,
             live: 0,
             last: id,
+            listpack_bytes: (listpack::OVERHEAD + master_bytes) as u32,
         }
+    }
+
+    /// Bytes of the equivalent Redis listpack.
+    fn redis_bytes(&self) -> usize {
+        let deleted = (self.count - self.live) as i64;
+        self.listpack_bytes as usize + listpack::int(self.live as i64) + listpack::int(deleted)
+    }
+
+    /// Listpack bytes of one entry: flags, ID deltas, fields, element count.
+    fn redis_entry_bytes(&self, id: StreamId, fields: &[&[u8]], same: bool) -> usize {
+        let ms_delta = id.ms.wrapping_sub(self.master.ms) as i64;
+        let seq_delta = id.seq.wrapping_sub(self.master.seq) as i64;
+        let mut bytes = listpack::int(0) + listpack::int(ms_delta) + listpack::int(seq_delta);
+        let elements = if same {
+            bytes += fields
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .map(|v| listpack::string(v))
+                .sum::<usize>();
+            3 + fields.len() / 2
+        } else {
+            bytes += listpack::int(fields.len() as i64 / 2);
+            bytes += fields.iter().map(|v| listpack::string(v)).sum::<usize>();
+            4 + fields.len()
+        };
+        bytes + listpack::int(elements as i64)
     }
 
     fn same_fields(&self, fields: &[&[u8]]) -> bool {
@@ -184,6 +263,7 @@ impl Block {
                 put_bytes(&mut self.data, part);
             }
         }
+        self.listpack_bytes += self.redis_entry_bytes(id, fields, same) as u32;
         self.count += 1;
         self.live += 1;
         self.last = id;
@@ -443,9 +523,16 @@ impl Stream {
     pub fn append(&mut self, id: StreamId, fields: &[&[u8]]) {
         debug_assert!(id > self.last_id || (self.last_id.is_zero() && self.len == 0));
         let limits = self.limits;
+        // Redis's rule: the new entry's raw field and value bytes plus the
+        // node's size must stay under the byte limit (0 means 1 GB).
+        let raw_len: usize = fields.iter().map(|f| f.len()).sum();
+        let max_bytes = match limits.max_bytes {
+            0 => 1 << 30,
+            n => n.min(1 << 30),
+        };
         let room = self.blocks.values().next_back().is_some_and(|b| {
-            (limits.max_entries == 0 || (b.count as usize) < limits.max_entries)
-                && (limits.max_bytes == 0 || b.data.len() < limits.max_bytes)
+            b.redis_bytes() + raw_len < max_bytes
+                && (limits.max_entries == 0 || (b.count as usize) < limits.max_entries)
         });
         if room {
             let block = self.blocks.values_mut().next_back().expect("last block");
@@ -528,11 +615,13 @@ impl Stream {
     }
 
     pub fn first_entry(&self) -> Option<StreamEntry<'_>> {
-        self.collect_range(StreamId::MIN, StreamId::MAX, false, 1).pop()
+        self.collect_range(StreamId::MIN, StreamId::MAX, false, 1)
+            .pop()
     }
 
     pub fn last_entry(&self) -> Option<StreamEntry<'_>> {
-        self.collect_range(StreamId::MIN, StreamId::MAX, true, 1).pop()
+        self.collect_range(StreamId::MIN, StreamId::MAX, true, 1)
+            .pop()
     }
 
     /// Deletes one entry; true when it existed.
@@ -740,7 +829,10 @@ mod tests {
         assert!(all[3].fields.is_empty());
         assert_eq!(s.block_count(), 2);
         let rev = s.collect_range(id(1, 1), id(300, 0), true, 0);
-        assert_eq!(rev.iter().map(|e| e.id).collect::<Vec<_>>(), [id(300, 0), id(1, 5)]);
+        assert_eq!(
+            rev.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [id(300, 0), id(1, 5)]
+        );
     }
 
     #[test]
