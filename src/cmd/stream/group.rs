@@ -501,7 +501,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
             let n = args
                 .int(i + 1)
                 .ok()
-                .filter(|&n| n >= 1 && n <= i64::MAX / 10);
+                .filter(|n| (1..=i64::MAX / 10).contains(n));
             count = n.ok_or(CmdError::Msg("ERR COUNT must be > 0"))? as usize;
             i += 2;
         } else if args.is(i, "justid") {
