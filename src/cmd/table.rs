@@ -23,6 +23,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::multi::COMMANDS,
     super::pubsub::COMMANDS,
     super::scripting::COMMANDS,
+    super::stream::COMMANDS,
 ];
 
 pub fn families() -> &'static [&'static [CommandSpec]] {

@@ -10,6 +10,7 @@ pub mod keyspace;
 pub mod list;
 pub mod listpack;
 pub mod set;
+pub mod stream;
 pub mod value;
 pub mod watch;
 pub mod zset;

@@ -6,6 +6,7 @@ use super::bytes::Bytes24;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::stream::Stream;
 use super::zset::ZSet;
 
 /// One key's value plus the access metadata eviction reads.
@@ -31,6 +32,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(ZSet),
+    Stream(Box<Stream>),
 }
 
 /// A string value in the cheapest form that holds it: integers as integers
@@ -121,6 +123,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -132,6 +135,7 @@ impl Value {
             Value::Hash(v) => v.encoding(),
             Value::Set(v) => v.encoding(),
             Value::ZSet(v) => v.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -143,6 +147,7 @@ impl Value {
             Value::Hash(v) => std::mem::size_of::<Hash>() + v.heap_size(),
             Value::Set(v) => std::mem::size_of::<Set>() + v.heap_size(),
             Value::ZSet(v) => v.heap_size(),
+            Value::Stream(v) => std::mem::size_of::<Stream>() + v.heap_size(),
         }
     }
 }

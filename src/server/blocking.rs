@@ -19,8 +19,10 @@
 //!    calls [`Registry::serve_ready`] while it still holds the locks: for each
 //!    ready key, waiters are taken in FIFO order and their `ServeFn` runs
 //!    against the keyspace, writing the reply in the waiter's protocol; the
-//!    bytes go to the waiter's connection through a oneshot channel. Serving
-//!    stops when a `ServeFn` finds nothing (the key is empty again).
+//!    bytes go to the waiter's connection through a oneshot channel. A waiter
+//!    whose `ServeFn` finds nothing stays blocked and the next one is tried
+//!    (stream readers wait for different IDs, so one may be served while an
+//!    earlier one is not).
 //!    A waiter that also writes elsewhere (BLMOVE's destination) names those
 //!    keys in `also_locks`; if their shards cannot be taken without waiting,
 //!    the key is served again after the gate released its locks
@@ -62,6 +64,9 @@ pub struct BlockRequest {
     /// None waits forever.
     pub deadline: Option<Instant>,
     pub serve: ServeFn,
+    /// Arguments the serve function gets instead of the command's own (XREAD
+    /// records `$` as the stream's last ID at the time it blocked).
+    pub args: Option<OwnedArgs>,
 }
 
 /// What the connection awaits while its client is blocked.
@@ -98,7 +103,22 @@ pub fn block(
         also_locks,
         deadline: timeout.map(|t| Instant::now() + t),
         serve,
+        args: None,
     });
+}
+
+/// [`block`] with the arguments the serve function will see.
+pub fn block_with_args(
+    ctx: &mut Ctx,
+    keys: Vec<Vec<u8>>,
+    timeout: Option<Duration>,
+    serve: ServeFn,
+    args: OwnedArgs,
+) {
+    block(ctx, keys, Vec::new(), timeout, serve);
+    if let Some(request) = ctx.client.block.request.as_mut() {
+        request.args = Some(args);
+    }
 }
 
 /// A blocking timeout in seconds (fractions allowed; 0 = forever), with
@@ -228,7 +248,7 @@ impl Registry {
                 db,
                 keys: request.keys,
                 also_locks: request.also_locks,
-                args: args.to_owned(),
+                args: request.args.unwrap_or_else(|| args.to_owned()),
                 serve: request.serve,
                 resp3,
                 handle: handle.clone(),
@@ -281,8 +301,14 @@ impl Registry {
         let mut waiters = self.waiters.lock();
         // Serving can make more keys ready (BLMOVE pushes), so drain until quiet.
         while let Some((db, key)) = locked.take_ready() {
-            while let Some(id) = waiters.head(db, &key) {
-                let waiter = &waiters.by_client[&id];
+            let queue: Vec<u64> = match waiters.queues.get(&(db, key.clone())) {
+                Some(queue) => queue.iter().copied().collect(),
+                None => continue,
+            };
+            for id in queue {
+                let Some(waiter) = waiters.by_client.get(&id) else {
+                    continue; // served through another of its keys meanwhile
+                };
                 if waiter.reply.is_closed() {
                     waiters.remove(id); // its connection is gone: skip, lose nothing
                     continue;
@@ -297,7 +323,7 @@ impl Registry {
                     (waiter.serve)(&mut view, &key, &waiter.args.view(), &mut out)
                 };
                 if !served {
-                    break;
+                    continue;
                 }
                 let waiter = waiters.remove(id).expect("head waiter");
                 let _ = waiter.reply.send(out.buf.to_vec());
