@@ -194,9 +194,8 @@ fn evict_or_refuse(
         return false;
     }
     if multi::exec_may_grow(server, client, spec) {
-        multi::reset_client(server, client);
-        let msg = format!("EXECABORT Transaction discarded because of: {OOM_ERROR}");
-        reject(server, client, id, out, &msg);
+        // `reject` turns a refused EXEC into EXECABORT and discards it.
+        reject(server, client, id, out, OOM_ERROR);
         return false;
     }
     true

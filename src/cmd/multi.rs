@@ -117,7 +117,6 @@ pub fn rejected(
     ))
 }
 
-
 /// True when `spec` is EXEC and the client's transaction queued a command
 /// that may grow memory (`denyoom`): refused when memory is over the limit.
 pub fn exec_may_grow(server: &Server, client: &Client, spec: &CommandSpec) -> bool {

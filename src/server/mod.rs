@@ -101,7 +101,9 @@ impl Server {
             .notify_flags
             .store(notify::flags(&events), Relaxed);
         apply_output_limits(&self.pubsub, &config);
-        self.scripts.run.set_threshold_ms(busy_threshold_ms(&config));
+        self.scripts
+            .run
+            .set_threshold_ms(busy_threshold_ms(&config));
     }
 
     /// Starts an orderly shutdown: listeners stop, connections close.
