@@ -482,42 +482,22 @@ mod tests {
     fn info_fields_get_redis_exporter_names() {
         let text = render(INFO, 3);
         assert_eq!(sample(&text, "redis_up "), "redis_up 1");
-        assert_eq!(
-            sample(&text, "redis_connected_clients "),
-            "redis_connected_clients 3"
-        );
-        assert_eq!(
-            sample(&text, "redis_memory_used_bytes "),
-            "redis_memory_used_bytes 1024"
-        );
-        assert_eq!(
-            sample(&text, "redis_keyspace_hits_total "),
-            "redis_keyspace_hits_total 5"
-        );
-        assert_eq!(
-            sample(&text, "redis_keyspace_misses_total "),
-            "redis_keyspace_misses_total 2"
-        );
-        assert_eq!(
-            sample(&text, "redis_commands_processed_total "),
-            "redis_commands_processed_total 9"
-        );
-        assert_eq!(
-            sample(&text, "redis_evicted_keys_total "),
-            "redis_evicted_keys_total 0"
-        );
-        assert_eq!(
-            sample(&text, "redis_mem_fragmentation_ratio "),
-            "redis_mem_fragmentation_ratio 1.25"
-        );
-        assert_eq!(
-            sample(&text, "redis_rdb_last_bgsave_status "),
-            "redis_rdb_last_bgsave_status 1"
-        );
-        assert_eq!(
-            sample(&text, "redis_aof_last_write_status "),
-            "redis_aof_last_write_status 0"
-        );
+        for (name, value) in [
+            ("redis_connected_clients", "3"),
+            ("redis_memory_used_bytes", "1024"),
+            ("redis_keyspace_hits_total", "5"),
+            ("redis_keyspace_misses_total", "2"),
+            ("redis_commands_processed_total", "9"),
+            ("redis_evicted_keys_total", "0"),
+            ("redis_mem_fragmentation_ratio", "1.25"),
+            ("redis_rdb_last_bgsave_status", "1"),
+            ("redis_aof_last_write_status", "0"),
+        ] {
+            assert_eq!(
+                sample(&text, &format!("{name} ")),
+                format!("{name} {value}")
+            );
+        }
         assert!(text.contains("# TYPE redis_keyspace_hits_total counter\n"));
         assert!(text.contains("# TYPE redis_connected_clients gauge\n"));
         // Text fields are not numbers and must not become samples.

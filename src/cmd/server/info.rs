@@ -325,19 +325,13 @@ fn memory(server: &Source, out: &mut String) {
     );
     field(out, "allocator_frag_ratio", "1.00");
     field(out, "allocator_frag_bytes", 0);
-    field(
-        out,
-        "allocator_rss_ratio",
-        format!("{:.2}", ratio(m.rss, m.used)),
-    );
+    // Without allocator statistics, RSS over used is the only ratio there is.
+    let rss_ratio = format!("{:.2}", ratio(m.rss, m.used));
+    field(out, "allocator_rss_ratio", &rss_ratio);
     field(out, "allocator_rss_bytes", m.rss as i64 - m.used as i64);
     field(out, "rss_overhead_ratio", "1.00");
     field(out, "rss_overhead_bytes", 0);
-    field(
-        out,
-        "mem_fragmentation_ratio",
-        format!("{:.2}", ratio(m.rss, m.used)),
-    );
+    field(out, "mem_fragmentation_ratio", &rss_ratio);
     field(out, "mem_fragmentation_bytes", m.rss as i64 - m.used as i64);
     field(out, "mem_not_counted_for_evict", 0);
     field(out, "mem_replication_backlog", 0);
