@@ -3,7 +3,7 @@
 //! up on its behalf, as Redis 7.0 does.
 
 use super::{
-    STREAM, key2, parse_bound, parse_strict_id, read_stream, reply_entry, reply_id, write_stream,
+    STREAM, stream_event, consumer_created_event, has_consumer, key2, parse_bound, parse_strict_id, read_stream, reply_entry, reply_id, write_stream,
 };
 use crate::cmd::spec::{CommandSpec, flag::*};
 use crate::cmd::{Args, CmdError, CmdResult, Ctx};
@@ -169,6 +169,7 @@ fn xgroup_create(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .groups
         .insert(name.to_vec(), Group::new(id, entries_read));
     ctx.db.modified(key);
+    stream_event(&mut ctx.db, "xgroup-create", key);
     ctx.out.ok();
     Ok(())
 }
@@ -188,6 +189,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: &Args) -> CmdResult {
     group.last_id = id;
     group.entries_read = entries_read;
     ctx.db.modified(key);
+    stream_event(&mut ctx.db, "xgroup-setid", key);
     ctx.out.ok();
     Ok(())
 }
@@ -199,6 +201,7 @@ fn xgroup_destroy(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if removed {
         // Clients blocked on the group learn it is gone.
         ctx.db.modified(key);
+        stream_event(&mut ctx.db, "xgroup-destroy", key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -209,6 +212,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let created = existing_group(ctx, args)?.consumer(args.get(4), now).1;
     if created {
         ctx.db.modified(args.get(2));
+        stream_event(&mut ctx.db, "xgroup-createconsumer", args.get(2));
     }
     ctx.out.int(created as i64);
     Ok(())
@@ -218,6 +222,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let pending = existing_group(ctx, args)?.remove_consumer(args.get(4));
     if pending.is_some() {
         ctx.db.modified(args.get(2));
+        stream_event(&mut ctx.db, "xgroup-delconsumer", args.get(2));
     }
     ctx.out.int(pending.unwrap_or(0) as i64);
     Ok(())
@@ -422,6 +427,7 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(t) if t >= 0 && (t as u64) <= now => t as u64,
         _ => now,
     };
+    let existed = has_consumer(&mut ctx.db, key, name, consumer);
     let stream = write_stream(&mut ctx.db, key)?.expect("checked");
     let mut claimed = Vec::new();
     {
@@ -466,6 +472,7 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     reply_claimed(ctx.out, stream, &claimed, options.justid);
     ctx.db.modified(key);
+    consumer_created_event(&mut ctx.db, existed, key, name, consumer);
     Ok(())
 }
 
@@ -515,6 +522,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Err(no_key_or_group(key, name));
     }
     let now = ctx.db.now_ms;
+    let existed = has_consumer(&mut ctx.db, key, name, consumer);
     let stream = write_stream(&mut ctx.db, key)?.expect("checked");
     let candidates: Vec<(StreamId, bool)> = {
         let group = &stream.groups[name];
@@ -562,5 +570,6 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         reply_id(out, id);
     }
     ctx.db.modified(key);
+    consumer_created_event(&mut ctx.db, existed, key, name, consumer);
     Ok(())
 }

@@ -16,8 +16,30 @@ use super::{Args, CmdError, CmdResult, Ctx};
 use crate::db::stream::{NodeLimits, Stream, StreamEntry, StreamId, Trim};
 use crate::db::{Db, Value};
 use crate::protocol::Reply;
+use crate::server::notify;
 
 const STREAM: &str = "stream";
+
+/// Raises a stream keyspace event (class `t`) on `key`.
+fn stream_event(db: &mut Db<'_, '_>, event: &'static str, key: &[u8]) {
+    db.notify(notify::STREAM, event, key);
+}
+
+/// Whether `consumer` exists in `group` of the stream at `key`: commands that
+/// create consumers on the way (XREADGROUP, XCLAIM, XAUTOCLAIM) compare before
+/// and after to raise `xgroup-createconsumer` as Redis does.
+fn has_consumer(db: &mut Db<'_, '_>, key: &[u8], group: &[u8], consumer: &[u8]) -> bool {
+    matches!(db.peek(key).map(|e| &e.value), Some(Value::Stream(s))
+        if s.groups.get(group).is_some_and(|g| g.consumers.contains_key(consumer)))
+}
+
+/// Raises `xgroup-createconsumer` when `existed` was false and the consumer
+/// exists now.
+fn consumer_created_event(db: &mut Db<'_, '_>, existed: bool, key: &[u8], group: &[u8], consumer: &[u8]) {
+    if !existed && has_consumer(db, key, group, consumer) {
+        stream_event(db, "xgroup-createconsumer", key);
+    }
+}
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("xadd", -5, WRITE | DENYOOM | FAST, key1(), xadd)
@@ -332,10 +354,15 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let id = next_id(stream.last_id, wanted, now)?;
     let fields: Vec<&[u8]> = args.iter().skip(id_at + 1).collect();
     stream.append(id, &fields);
-    if let Some(trim) = options.trim {
-        stream.trim(trim, options.approx, options.effective_limit(limits));
-    }
+    let trimmed = match options.trim {
+        Some(trim) => stream.trim(trim, options.approx, options.effective_limit(limits)),
+        None => 0,
+    };
     ctx.db.modified(key);
+    stream_event(&mut ctx.db, "xadd", key);
+    if trimmed > 0 {
+        stream_event(&mut ctx.db, "xtrim", key);
+    }
     reply_id(ctx.out, id);
     Ok(())
 }
@@ -371,6 +398,7 @@ fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     if removed > 0 {
         ctx.db.modified(key);
+        stream_event(&mut ctx.db, "xtrim", key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -438,6 +466,7 @@ fn xdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let deleted = ids.into_iter().filter(|&id| stream.delete(id)).count();
     if deleted > 0 {
         ctx.db.modified(key);
+        stream_event(&mut ctx.db, "xdel", key);
     }
     ctx.out.int(deleted as i64);
     Ok(())
@@ -495,6 +524,7 @@ fn xsetid(ctx: &mut Ctx, args: &Args) -> CmdResult {
         stream.max_deleted_id = max;
     }
     ctx.db.modified(key);
+    stream_event(&mut ctx.db, "xsetid", key);
     ctx.out.ok();
     Ok(())
 }

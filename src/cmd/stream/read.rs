@@ -258,6 +258,7 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.db.now_ms;
     let mut found = Vec::new();
     for (key, read) in parsed.keys.iter().zip(&reads) {
+        let existed = super::has_consumer(&mut ctx.db, key, group, consumer);
         let stream = write_stream(&mut ctx.db, key)?.expect("checked above");
         let mut body = Reply::new(ctx.out.resp3);
         let emitted = match *read {
@@ -275,6 +276,7 @@ pub(super) fn xreadgroup(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 true
             }
         };
+        super::consumer_created_event(&mut ctx.db, existed, key, group, consumer);
         if emitted {
             found.push((*key, body.buf.to_vec()));
         }
