@@ -533,7 +533,6 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
             .collect()
     };
     let group = stream.groups.get_mut(name).expect("checked");
-    group.consumer(consumer, now).0.seen_ms = now;
     let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
     let mut attempts = count * 10;
     let mut next = StreamId::MIN;
@@ -560,6 +559,10 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
             .expect("delivered")
             .delivery_count = delivery_count;
         claimed.push(id);
+    }
+    // As XCLAIM: the consumer exists once it owns something.
+    if !claimed.is_empty() {
+        group.consumer(consumer, now).0.seen_ms = now;
     }
     let out = &mut *ctx.out;
     out.array(3);

@@ -318,10 +318,7 @@ fn deliver_new(
     now: u64,
     out: &mut Reply,
 ) -> bool {
-    let Some(last) = stream.groups.get_mut(group).map(|g| {
-        g.consumer(consumer, now).0.seen_ms = now;
-        g.last_id
-    }) else {
+    let Some(last) = stream.groups.get(group).map(|g| g.last_id) else {
         return false;
     };
     let ids: Vec<StreamId> = {
@@ -332,6 +329,10 @@ fn deliver_new(
         reply_entries(out, &entries);
         entries.iter().map(|e| e.id).collect()
     };
+    // Redis creates (or touches) the consumer only when there is something
+    // new to deliver, so an idle poll leaves XINFO CONSUMERS unchanged.
+    let g = stream.groups.get_mut(group).expect("group");
+    g.consumer(consumer, now).0.seen_ms = now;
     for id in ids {
         stream.advance_group(group, id);
         if !noack {
