@@ -160,8 +160,9 @@ fn config_set_maxmemory_lower_evicts_before_replying() {
 /// Resident memory may exceed maxmemory by the process's own baseline (code,
 /// thread stacks, runtime: measured before the flood) plus this share of the
 /// limit for allocator fragmentation (glibc's per-thread arenas under eight
-/// writers: measured 23–40% with varied value sizes on the debug build).
-const RSS_FRAGMENTATION_SHARE: f64 = 0.50;
+/// writers: measured 23–40% with varied value sizes on the debug build, and
+/// past 50% in about one run in twelve while other tests ran beside it).
+const RSS_FRAGMENTATION_SHARE: f64 = 0.75;
 
 #[test]
 fn a_write_flood_from_many_clients_keeps_rss_bounded() {
