@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub use client::{Client, ClientHandle, ClientRegistry, ReplyMode};
@@ -154,11 +154,15 @@ fn shard_count() -> usize {
 }
 
 /// Binds every configured address with SO_REUSEADDR, so a restarted server
-/// gets its port back at once.
+/// gets its port back at once. IPv6 sockets are IPv6-only, as in Redis, so
+/// `bind * -::*` binds both wildcards instead of the second one colliding
+/// with the first. A leading `-` makes an address optional (`bind 127.0.0.1
+/// -::1` on a host without IPv6): failing to bind it is only a warning.
 fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
-    for host in &config.bind {
-        let host = host.trim_start_matches('-');
+    for entry in &config.bind {
+        let optional = entry.starts_with('-');
+        let host = entry.trim_start_matches('-');
         let ip: std::net::IpAddr = match host {
             "*" => "0.0.0.0".parse().unwrap(),
             "::*" => "::".parse().unwrap(),
@@ -167,18 +171,9 @@ fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
                 .map_err(|_| std::io::Error::other(format!("Invalid bind address '{h}'")))?,
         };
         let addr = SocketAddr::new(ip, config.port);
-        let socket = if ip.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        match socket.bind(addr) {
-            Ok(()) => listeners.push(socket.listen(config.tcp_backlog)?),
-            // `bind 127.0.0.1 -::1`: a leading '-' means optional, as in Redis.
-            Err(e) if ip.is_ipv6() && host != config.bind[0] => {
-                tracing::warn!("Could not bind {addr}: {e}")
-            }
+        match listen_on(addr, config.tcp_backlog) {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if optional => tracing::warn!("Could not bind {addr}: {e}"),
             Err(e) => {
                 return Err(std::io::Error::new(
                     e.kind(),
@@ -188,6 +183,19 @@ fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
         }
     }
     Ok(listeners)
+}
+
+fn listen_on(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    TcpListener::from_std(socket.into())
 }
 
 /// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
