@@ -57,8 +57,7 @@ impl Pki {
     fn leaf(&self, name: &str) -> Leaf {
         let key = KeyPair::generate().unwrap();
         let mut params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .unwrap();
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
         params.distinguished_name.push(DnType::CommonName, name);
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         let leaf = Leaf {
@@ -100,7 +99,12 @@ impl TlsServer {
             let tls_port = free_port();
             let child = Command::new(env!("CARGO_BIN_EXE_ferrokv"))
                 .args(["--bind", "127.0.0.1", "--loglevel", "warning"])
-                .args(["--port", &port.to_string(), "--tls-port", &tls_port.to_string()])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--tls-port",
+                    &tls_port.to_string(),
+                ])
                 .args(["--tls-cert-file", path(&server.cert)])
                 .args(["--tls-key-file", path(&server.key)])
                 .args(extra)
@@ -226,7 +230,11 @@ fn query_err(conn: &mut redis::Connection, args: &[&str]) -> String {
         cmd.arg(*arg);
     }
     let err = cmd.query::<redis::Value>(conn).unwrap_err();
-    format!("{} {}", err.code().unwrap_or(""), err.detail().unwrap_or(""))
+    format!(
+        "{} {}",
+        err.code().unwrap_or(""),
+        err.detail().unwrap_or("")
+    )
 }
 
 #[test]
@@ -338,7 +346,9 @@ fn plaintext_client_on_tls_port_is_dropped() {
     talker.write_all(b"PING\r\nSET k v\r\n").unwrap();
     let mut answer = Vec::new();
     // At most a TLS alert, then the close: never a RESP reply.
-    talker.read_to_end(&mut answer).expect("closed, not timed out");
+    talker
+        .read_to_end(&mut answer)
+        .expect("closed, not timed out");
     assert!(!answer.starts_with(b"+"), "{answer:?}");
     assert!(answer.len() < 16, "{answer:?}");
     let _: () = query(&mut tls, &["SET", "still", "here"]);
@@ -435,7 +445,10 @@ fn config_set_reloads_certificates() {
 
     // Bad TLS values are refused with the same words.
     let reply = query_err(&mut before, &["CONFIG", "SET", "tls-protocols", "SSLv2"]);
-    assert!(reply.contains("Unable to update TLS configuration"), "{reply}");
+    assert!(
+        reply.contains("Unable to update TLS configuration"),
+        "{reply}"
+    );
     let _: () = query(&mut before, &["CONFIG", "SET", "tls-protocols", "TLSv1.3"]);
     server.connect(&first, None).unwrap();
 }

@@ -499,11 +499,11 @@ pub static DIRECTIVES: &[Directive] = &[
     d("tls-cert-file", Str, "").on_change(TLS).implemented(),
     d("tls-ciphers", Str, "").on_change(TLS).implemented(),
     d("tls-ciphersuites", Str, "").on_change(TLS).implemented(),
-    d("tls-client-cert-file", Str, ""),
-    d("tls-client-key-file", Str, ""),
-    d("tls-client-key-file-pass", Str, ""),
-    d("tls-cluster", Bool, "no"),
-    d("tls-dh-params-file", Str, ""),
+    d("tls-client-cert-file", Str, "").on_change(TLS),
+    d("tls-client-key-file", Str, "").on_change(TLS),
+    d("tls-client-key-file-pass", Str, "").on_change(TLS),
+    d("tls-cluster", Bool, "no").on_change(TLS),
+    d("tls-dh-params-file", Str, "").on_change(TLS),
     d("tls-key-file", Str, "").on_change(TLS).implemented(),
     d("tls-key-file-pass", Str, "").on_change(TLS).implemented(),
     d("tls-port", Int(0, 65535), "0")
@@ -513,7 +513,7 @@ pub static DIRECTIVES: &[Directive] = &[
         .on_change(TLS)
         .implemented(),
     d("tls-protocols", Str, "").on_change(TLS).implemented(),
-    d("tls-replication", Bool, "no"),
+    d("tls-replication", Bool, "no").on_change(TLS),
     d("tls-session-cache-size", Int(0, I32), "20480")
         .on_change(TLS)
         .implemented(),

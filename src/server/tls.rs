@@ -56,7 +56,7 @@ impl Tls {
     /// Builds the acceptor when `tls-port` is set; an error stops start-up.
     pub fn new(config: &Config) -> Result<Tls, String> {
         let tls = Tls::default();
-        if tls_port(config) != 0 {
+        if tls_wanted(config) {
             let built = build(config).map_err(|why| {
                 tracing::warn!("{why}");
                 "Failed to configure TLS. Check logs for more info.".to_string()
@@ -73,7 +73,7 @@ impl Tls {
     pub fn refresh(&self, config: &Config) {
         let mut built_for = self.built_for.lock();
         let wanted = RELOADS.load(Relaxed);
-        if *built_for == wanted || tls_port(config) == 0 {
+        if *built_for == wanted || !tls_wanted(config) {
             return;
         }
         match build(config) {
@@ -92,10 +92,9 @@ impl Tls {
 }
 
 /// CONFIG SET hook of every directive that feeds the TLS context: proves the
-/// new values build one. As in Redis, nothing is checked while `tls-port`
-/// is 0.
+/// new values build one. As in Redis, nothing is checked while TLS is off.
 pub fn check_reload(config: &Config) -> Result<(), String> {
-    if tls_port(config) == 0 {
+    if !tls_wanted(config) {
         return Ok(());
     }
     if let Err(why) = build(config) {
@@ -105,6 +104,14 @@ pub fn check_reload(config: &Config) -> Result<(), String> {
     }
     RELOADS.fetch_add(1, Relaxed);
     Ok(())
+}
+
+/// Redis builds its TLS context for `tls-port`, and also for TLS
+/// replication or cluster links, which ferrokv does not have.
+fn tls_wanted(config: &Config) -> bool {
+    tls_port(config) != 0
+        || value(config, "tls-replication") == "yes"
+        || value(config, "tls-cluster") == "yes"
 }
 
 fn tls_port(config: &Config) -> u16 {
@@ -199,6 +206,7 @@ pub fn build(config: &Config) -> Result<Arc<ServerConfig>, String> {
         .map_err(|e| format!("Failed to load certificate: {cert_file}: {e}"))?;
     let key = load_key(&key_file, &value(config, "tls-key-file-pass"))
         .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
+    check_unused_files(config)?;
 
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
@@ -246,6 +254,25 @@ pub fn build(config: &Config) -> Result<Arc<ServerConfig>, String> {
         server.send_tls13_tickets = 0;
     }
     Ok(Arc::new(server))
+}
+
+/// Files Redis loads for links ferrokv does not make (replication, cluster)
+/// or for ciphers rustls lacks (finite-field DH): still checked, so a
+/// configuration that starts here starts on Redis too.
+fn check_unused_files(config: &Config) -> Result<(), String> {
+    let client_cert = value(config, "tls-client-cert-file");
+    if !client_cert.is_empty() {
+        load_certs(&client_cert)
+            .map_err(|e| format!("Failed to load certificate: {client_cert}: {e}"))?;
+        let key = value(config, "tls-client-key-file");
+        load_key(&key, &value(config, "tls-client-key-file-pass"))
+            .map_err(|e| format!("Failed to load private key: {key}: {e}"))?;
+    }
+    let dh = value(config, "tls-dh-params-file");
+    if !dh.is_empty() {
+        std::fs::metadata(&dh).map_err(|e| format!("Failed to load {dh}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// ring's cipher suites, narrowed by `tls-ciphersuites` (TLS 1.3, OpenSSL
