@@ -176,6 +176,16 @@ fn warn_restart_needed(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Directives feeding the TLS context: CONFIG SET rebuilds it, or fails.
+const TLS: OnChange = crate::server::tls::check_reload;
+
+/// The TLS listeners are bound once at start-up, like the plain ones.
+fn warn_tls_restart_needed(config: &Config) -> Result<(), String> {
+    let port = config.value("tls-port").unwrap_or_default();
+    tracing::warn!("tls-port changed to {port}: takes effect at the next start");
+    Ok(())
+}
+
 const I64: i64 = i64::MAX;
 const I32: i64 = i32::MAX as i64;
 const I32_MIN: i64 = i32::MIN as i64;
@@ -481,26 +491,38 @@ pub static DIRECTIVES: &[Directive] = &[
     d("timeout", Int(0, I32), "0")
         .field(field!(timeout, num))
         .implemented(),
-    d("tls-auth-clients", Enum(&["no", "yes", "optional"]), "yes"),
-    d("tls-ca-cert-dir", Str, ""),
-    d("tls-ca-cert-file", Str, ""),
-    d("tls-cert-file", Str, ""),
-    d("tls-ciphers", Str, ""),
-    d("tls-ciphersuites", Str, ""),
-    d("tls-client-cert-file", Str, ""),
-    d("tls-client-key-file", Str, ""),
-    d("tls-client-key-file-pass", Str, ""),
-    d("tls-cluster", Bool, "no"),
-    d("tls-dh-params-file", Str, ""),
-    d("tls-key-file", Str, ""),
-    d("tls-key-file-pass", Str, ""),
-    d("tls-port", Int(0, 65535), "0"),
-    d("tls-prefer-server-ciphers", Bool, "no"),
-    d("tls-protocols", Str, ""),
-    d("tls-replication", Bool, "no"),
-    d("tls-session-cache-size", Int(0, I32), "20480"),
-    d("tls-session-cache-timeout", Int(0, I32), "300"),
-    d("tls-session-caching", Bool, "yes"),
+    d("tls-auth-clients", Enum(&["no", "yes", "optional"]), "yes")
+        .on_change(TLS)
+        .implemented(),
+    d("tls-ca-cert-dir", Str, "").on_change(TLS).implemented(),
+    d("tls-ca-cert-file", Str, "").on_change(TLS).implemented(),
+    d("tls-cert-file", Str, "").on_change(TLS).implemented(),
+    d("tls-ciphers", Str, "").on_change(TLS).implemented(),
+    d("tls-ciphersuites", Str, "").on_change(TLS).implemented(),
+    d("tls-client-cert-file", Str, "").on_change(TLS),
+    d("tls-client-key-file", Str, "").on_change(TLS),
+    d("tls-client-key-file-pass", Str, "").on_change(TLS),
+    d("tls-cluster", Bool, "no").on_change(TLS),
+    d("tls-dh-params-file", Str, "").on_change(TLS),
+    d("tls-key-file", Str, "").on_change(TLS).implemented(),
+    d("tls-key-file-pass", Str, "").on_change(TLS).implemented(),
+    d("tls-port", Int(0, 65535), "0")
+        .on_change(warn_tls_restart_needed)
+        .implemented(),
+    d("tls-prefer-server-ciphers", Bool, "no")
+        .on_change(TLS)
+        .implemented(),
+    d("tls-protocols", Str, "").on_change(TLS).implemented(),
+    d("tls-replication", Bool, "no").on_change(TLS),
+    d("tls-session-cache-size", Int(0, I32), "20480")
+        .on_change(TLS)
+        .implemented(),
+    d("tls-session-cache-timeout", Int(0, I32), "300")
+        .on_change(TLS)
+        .implemented(),
+    d("tls-session-caching", Bool, "yes")
+        .on_change(TLS)
+        .implemented(),
     d("tracking-table-max-keys", Int(0, I64), "1000000"),
     d("unixsocket", Str, "").immutable(),
     d("unixsocketperm", Octal(0o777), "0").immutable(),

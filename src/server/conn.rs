@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -30,9 +30,21 @@ const READ_CHUNK: usize = 16 * 1024;
 /// MONITOR lines, or pub/sub messages, gathered into one write.
 const FEED_WRITE_BATCH: usize = 64 * 1024;
 
-pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().unwrap_or(addr);
+/// A client connection: plain TCP, or TLS over TCP ([`super::tls`]).
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// The socket underneath, for its options and addresses.
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Stream for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+pub async fn serve<S: Stream>(server: Arc<Server>, mut stream: S, addr: SocketAddr) {
+    let _ = stream.tcp().set_nodelay(true);
+    let local = stream.tcp().local_addr().unwrap_or(addr);
     server.stats.total_connections.fetch_add(1, Relaxed);
     let (maxclients, needs_auth, keepalive) = {
         let config = server.config.read();
@@ -47,10 +59,11 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
+        let _ = stream.flush().await;
         return;
     };
-    set_keepalive(&stream, keepalive);
-    handle.fd.store(stream.as_raw_fd() as i64, Relaxed);
+    set_keepalive(stream.tcp(), keepalive);
+    handle.fd.store(stream.tcp().as_raw_fd() as i64, Relaxed);
     let mut client = Client::new(handle.clone(), !needs_auth);
     let mut session = Session::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -150,7 +163,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
 async fn wait_unblocked(
     server: &Server,
     client: &Client,
-    stream: &mut TcpStream,
+    stream: &mut impl Stream,
     rbuf: &mut BytesMut,
     wait: super::blocking::BlockWait,
 ) -> Option<Vec<u8>> {
@@ -238,7 +251,7 @@ async fn next_push(mailbox: Option<&Arc<super::pubsub::Mailbox>>) {
 /// Writes one batch of queued pub/sub messages; false when the connection
 /// must close. The bytes count against the output limit until written, so a
 /// peer that stops reading is disconnected by the publishers.
-async fn write_pushes(server: &Server, client: &Client, stream: &mut TcpStream) -> bool {
+async fn write_pushes(server: &Server, client: &Client, stream: &mut impl Stream) -> bool {
     let Some(mailbox) = client.pubsub.mailbox() else {
         return true;
     };
@@ -258,7 +271,7 @@ async fn write_pushes(server: &Server, client: &Client, stream: &mut TcpStream) 
 async fn write_monitor_lines(
     server: &Server,
     client: &mut Client,
-    stream: &mut TcpStream,
+    stream: &mut impl Stream,
     first: Bytes,
 ) -> std::io::Result<()> {
     let mut batch = BytesMut::from(&first[..]);
@@ -283,12 +296,16 @@ async fn write_monitor_lines(
 }
 
 /// Writes `data`; false when the peer is gone or CLIENT KILL came first, so a
-/// client that stopped reading can still be killed at once.
-async fn write_unless_killed(stream: &mut TcpStream, data: &[u8], handle: &ClientHandle) -> bool {
+/// client that stopped reading can still be killed at once. The flush sends
+/// what TLS buffered; on plain TCP it does nothing.
+async fn write_unless_killed(stream: &mut impl Stream, data: &[u8], handle: &ClientHandle) -> bool {
     tokio::select! {
         biased;
         _ = handle.killed() => false,
-        written = stream.write_all(data) => written.is_ok(),
+        written = async {
+            stream.write_all(data).await?;
+            stream.flush().await
+        } => written.is_ok(),
     }
 }
 

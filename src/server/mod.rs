@@ -9,6 +9,7 @@ pub mod notify;
 pub mod output_limits;
 pub mod pubsub;
 pub mod stats;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub struct Server {
     pub bound: RwLock<Vec<SocketAddr>>,
     /// The Lua interpreter, its script cache and the running script's state.
     pub scripts: crate::script::Scripts,
+    /// The acceptor for `tls-port`, rebuilt when CONFIG SET changes it.
+    pub tls: tls::Tls,
     shutting_down: AtomicBool,
     shutdown: Notify,
 }
@@ -67,6 +70,7 @@ impl Server {
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
         let busy_ms = busy_threshold_ms(&config);
+        let tls = tls::Tls::new(&config)?;
         let server = Arc::new(Server {
             config: RwLock::new(config),
             keyspace,
@@ -80,6 +84,7 @@ impl Server {
             run_id,
             bound: RwLock::new(Vec::new()),
             scripts: crate::script::Scripts::with_busy_threshold(busy_ms),
+            tls,
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
         });
@@ -104,6 +109,7 @@ impl Server {
         self.scripts
             .run
             .set_threshold_ms(busy_threshold_ms(&config));
+        self.tls.refresh(&config);
     }
 
     /// Starts an orderly shutdown: listeners stop, connections close.
@@ -213,6 +219,7 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
     for listener in listeners {
         tokio::spawn(accept_loop(server.clone(), listener));
     }
+    tls::listen(&server)?;
     spawn_metrics(&server)?;
     tokio::spawn(cron(server.clone()));
     tokio::spawn(crate::db::evict::run_background(server.clone()));
