@@ -388,9 +388,10 @@ mod tests {
     #[test]
     fn expiry_of_a_watched_key_fails_exec() {
         let mut t = TestClient::new();
-        t.run(&["SET", "k", "v", "PX", "5"]);
+        // Long enough that WATCH sees the key alive even on a loaded machine.
+        t.run(&["SET", "k", "v", "PX", "200"]);
         t.run(&["WATCH", "k"]);
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(250));
         t.run(&["MULTI"]);
         t.run(&["PING"]);
         assert_eq!(t.run(&["EXEC"]), "*-1\r\n");
