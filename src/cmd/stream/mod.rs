@@ -35,13 +35,7 @@ fn has_consumer(db: &mut Db<'_, '_>, key: &[u8], group: &[u8], consumer: &[u8]) 
 
 /// Raises `xgroup-createconsumer` when `existed` was false and the consumer
 /// exists now.
-fn consumer_created_event(
-    db: &mut Db<'_, '_>,
-    existed: bool,
-    key: &[u8],
-    group: &[u8],
-    consumer: &[u8],
-) {
+fn consumer_created_event(db: &mut Db<'_, '_>, existed: bool, key: &[u8], group: &[u8], consumer: &[u8]) {
     if !existed && has_consumer(db, key, group, consumer) {
         stream_event(db, "xgroup-createconsumer", key);
     }
