@@ -1,0 +1,216 @@
+//! Command-argument fuzzing: every command and subcommand of the table gets
+//! random arities and values (from a vocabulary of numbers at the edges of
+//! their ranges, option words, keys of every type, binary and long strings)
+//! against a running server. The server must answer every command, never
+//! crash or hang, and answer PING afterwards. Seeded and bounded in count and
+//! time; `COMMAND_FUZZ_SEED=n` replays another seed.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Conn, ReadError, ServerProcess};
+use ferrokv::cmd::table::CommandTable;
+
+/// Wall-clock budget; the loop also stops after `ROUNDS` passes.
+const BUDGET: Duration = Duration::from_secs(12);
+const ROUNDS: usize = 12;
+/// How long one reply may take before the command counts as blocked.
+const BLOCKED_AFTER: Duration = Duration::from_millis(300);
+
+/// Commands that would stop the server, freeze every client, talk to other
+/// hosts or silence replies on purpose; everything else is fuzzed.
+const SKIPPED: &[&str] = &[
+    "shutdown",
+    "client|pause",
+    "client|reply",
+    "replicaof",
+    "slaveof",
+    "failover",
+    "sync",
+    "psync",
+    "migrate",
+];
+
+const WORDS: &[&str] = &[
+    "0", "1", "-1", "2", "3", "10", "100", "-100", "1000", "1.5", "-0.5", "1e3", "inf", "+inf",
+    "-inf", "nan", "(1", "[a", "(a", "-", "+", "*", "?", "$", ">", "~", "=", "0-0", "1-1",
+    "9223372036854775807", "-9223372036854775808", "9223372036854775808", "4294967296",
+    "2147483648", "-2147483649", "str", "list", "hash", "set", "zset", "stream", "hll", "int",
+    "missing", "field", "member", "group", "consumer", "NX", "XX", "GT", "LT", "CH", "INCR",
+    "EX", "PX", "EXAT", "PXAT", "KEEPTTL", "GET", "COUNT", "MATCH", "TYPE", "LIMIT",
+    "WITHSCORES", "BYSCORE", "BYLEX", "REV", "STORE", "BY", "ASC", "DESC", "ALPHA", "MAXLEN",
+    "MINID", "STREAMS", "BLOCK", "NOACK", "ID", "LEFT", "RIGHT", "BEFORE", "AFTER", "RANK",
+    "MAXLEN", "AGGREGATE", "SUM", "MIN", "MAX", "WEIGHTS", "IDLE", "FORCE", "JUSTID", "RESET",
+    "OVERFLOW", "FAIL", "SAT", "WRAP", "u8", "i64", "u63", "#1", "ON", "OFF", "YES", "NO",
+    "DB", "REPLACE", "ABSTTL", "FREQ", "SCHEDULE", "SYNC", "ASYNC", "SAMPLES", "FULL", "LEN",
+    "IDX", "MINMATCHLEN", "WITHMATCHLEN", "", "\u{0}\u{ff}", "é", "a b", "return 1",
+    "return redis.call('ping')", "#!lua name=lib\nredis.register_function('f', function() return 1 end)",
+];
+
+/// xorshift64*: reproducible without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn random_arg(rng: &mut Rng) -> Vec<u8> {
+    match rng.below(20) {
+        0 => (0..rng.below(64)).map(|_| rng.next() as u8).collect(),
+        1 => vec![b'x'; 1 + rng.below(20_000)],
+        2 => (rng.next() as i64).to_string().into_bytes(),
+        _ => WORDS[rng.below(WORDS.len())].as_bytes().to_vec(),
+    }
+}
+
+/// Keys of every type under the names the vocabulary uses.
+fn populate(conn: &mut Conn) {
+    let setup: &[&[&str]] = &[
+        &["FLUSHALL"],
+        &["SET", "str", "hello"],
+        &["SET", "int", "42"],
+        &["RPUSH", "list", "a", "b", "c", "1", "2"],
+        &["HSET", "hash", "field", "1", "f2", "v"],
+        &["SADD", "set", "member", "1", "2"],
+        &["ZADD", "zset", "1", "member", "2", "a", "2", "b"],
+        &["XADD", "stream", "1-1", "field", "v"],
+        &["XGROUP", "CREATE", "stream", "group", "0"],
+        &["PFADD", "hll", "a", "b"],
+    ];
+    for cmd in setup {
+        conn.cmd(cmd);
+    }
+}
+
+/// The admin connection, reopened if a fuzzed CLIENT KILL or QUIT took it.
+struct Admin<'a> {
+    server: &'a ServerProcess,
+    conn: Conn,
+}
+
+impl Admin<'_> {
+    fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        match self.conn.try_cmd(args) {
+            Ok(reply) => reply,
+            Err(_) => {
+                self.conn = self.server.connect();
+                self.conn.cmd(args)
+            }
+        }
+    }
+}
+
+/// Sends one command on a fresh connection and waits for its reply. A
+/// command still unanswered after [`BLOCKED_AFTER`] is released with CLIENT
+/// UNBLOCK (and MULTI state or pub/sub mode dies with the connection).
+fn run(server: &ServerProcess, admin: &mut Admin<'_>, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+    let mut conn = server.connect();
+    let id = String::from_utf8_lossy(&conn.cmd(&["CLIENT", "ID"]))
+        .trim_start_matches(':')
+        .trim()
+        .to_string();
+    conn.set_timeout(BLOCKED_AFTER);
+    conn.send(args);
+    match conn.read_reply() {
+        Ok(reply) => Ok(reply),
+        // QUIT, RESET-less closes, CLIENT KILL of itself: closing is an answer.
+        Err(ReadError::Closed { partial }) => Ok(partial),
+        Err(ReadError::Timeout { .. }) => {
+            admin.cmd(&["CLIENT", "UNBLOCK", &id]);
+            conn.set_timeout(Duration::from_secs(5));
+            conn.read_reply()
+                .map_err(|e| format!("no reply even after CLIENT UNBLOCK: {e:?}"))
+        }
+    }
+}
+
+fn describe(args: &[Vec<u8>]) -> String {
+    args.iter()
+        .map(|a| common::escape_short(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn every_command_survives_random_arguments() {
+    let seed: u64 = std::env::var("COMMAND_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_f022);
+    let dir = std::env::temp_dir().join(format!("ferrokv-command-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = ServerProcess::ferrokv(&["--dir", dir.to_str().unwrap()]);
+    let mut admin = Admin {
+        server: &server,
+        conn: server.connect(),
+    };
+    let table = CommandTable::new(&[]).unwrap();
+    // (full name, arity counting the name words, as in the table).
+    let names: Vec<(String, i16)> = (0..table.ids())
+        .map(|id| (table.full_name(id).to_string(), table.spec(id).arity))
+        .filter(|(name, _)| !SKIPPED.contains(&name.as_str()))
+        .collect();
+    assert!(names.len() > 150, "the table has {} commands", names.len());
+
+    let mut rng = Rng(seed | 1);
+    let start = Instant::now();
+    let mut sent = 0;
+    let (mut arity_errors, mut other_errors) = (0, 0);
+    'rounds: for round in 0..ROUNDS {
+        populate(&mut admin.conn);
+        for (name, arity) in &names {
+            if start.elapsed() > BUDGET {
+                break 'rounds;
+            }
+            let mut args: Vec<Vec<u8>> = name.split('|').map(|p| p.as_bytes().to_vec()).collect();
+            // Mostly the arity the table declares, so the handler's own
+            // parsing runs; otherwise random, sometimes long.
+            let needed = (arity.unsigned_abs() as usize).saturating_sub(args.len());
+            let extra = match rng.below(10) {
+                0 => rng.below(40),
+                1..=3 => rng.below(6),
+                _ if *arity < 0 => needed + rng.below(5),
+                _ => needed,
+            };
+            args.extend((0..extra).map(|_| random_arg(&mut rng)));
+            let reply = run(&server, &mut admin, &args);
+            sent += 1;
+            match reply {
+                Err(e) => panic!("seed {seed} round {round}: {} -> {e}", describe(&args)),
+                Ok(r) if r.starts_with(b"-ERR wrong number") => arity_errors += 1,
+                Ok(r) if r.starts_with(b"-") => other_errors += 1,
+                Ok(_) => {}
+            }
+            if sent % 64 == 0 {
+                assert_eq!(
+                    admin.cmd(&["PING"]),
+                    b"+PONG\r\n",
+                    "after {}",
+                    describe(&args)
+                );
+            }
+        }
+    }
+    eprintln!(
+        "{sent} fuzzed commands in {:?}: {arity_errors} arity errors, {other_errors} other errors",
+        start.elapsed()
+    );
+    assert!(sent >= 500, "only {sent} commands ran");
+    // Still alive, still consistent.
+    let mut check = server.connect();
+    assert_eq!(check.cmd(&["PING"]), b"+PONG\r\n");
+    populate(&mut check);
+    assert_eq!(check.cmd(&["GET", "str"]), b"$5\r\nhello\r\n");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
