@@ -60,14 +60,17 @@ fn check_parse(data: &[u8]) {
                         consumed: encoded.len()
                     })
                 );
-                let reparsed: Vec<&[u8]> =
-                    again.iter().map(|s| &encoded[s.start..s.end]).collect();
+                let reparsed: Vec<&[u8]> = again.iter().map(|s| &encoded[s.start..s.end]).collect();
                 assert_eq!(args, reparsed);
                 consumed
             }
             Ok(Parsed::Inline { consumed }) => {
                 assert!(!spans.is_empty());
-                assert!(spans.iter().all(|s| s.start <= s.end && s.end <= scratch.len()));
+                assert!(
+                    spans
+                        .iter()
+                        .all(|s| s.start <= s.end && s.end <= scratch.len())
+                );
                 consumed
             }
         };

@@ -160,10 +160,16 @@ fn tcp_keepalive_arms_the_socket_timer() {
     // Timer kind 2 is keepalive; ticks are USER_HZ (100 per second).
     let (kind, ticks) = server_socket_timer(server.port, port).expect("socket in /proc/net/tcp");
     assert_eq!(kind, 2, "keepalive timer armed");
-    assert!(ticks <= 120 * 100 && ticks > 60 * 100, "fires within 120 s: {ticks}");
+    assert!(
+        ticks <= 120 * 100 && ticks > 60 * 100,
+        "fires within 120 s: {ticks}"
+    );
 
     let mut admin = server.connect();
-    assert_eq!(admin.cmd(&["CONFIG", "SET", "tcp-keepalive", "0"]), b"+OK\r\n");
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "tcp-keepalive", "0"]),
+        b"+OK\r\n"
+    );
     let mut plain = server.connect();
     assert_eq!(plain.cmd(&["PING"]), b"+PONG\r\n");
     let port = plain.stream.local_addr().unwrap().port();
@@ -232,10 +238,7 @@ fn proto_max_bulk_len_refuses_longer_bulks() {
         b"+OK\r\n"
     );
     let mut bad = server.connect();
-    let reply = send_and_read_to_close(
-        &mut bad,
-        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\nxx",
-    );
+    let reply = send_and_read_to_close(&mut bad, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\nxx");
     assert_eq!(reply, b"-ERR Protocol error: invalid bulk length\r\n");
     // Exactly the limit is accepted.
     let value = vec![b'v'; 1024 * 1024];
@@ -294,10 +297,22 @@ fn multibulk_and_bulk_headers_are_checked() {
     let server = ServerProcess::ferrokv(&[]);
     seed(&server);
     let cases: [(&[u8], &[u8]); 6] = [
-        (b"*abc\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"*3000000000\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"*1\r\n$-5\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
-        (b"*1\r\n+PING\r\n", b"-ERR Protocol error: expected '$', got '+'\r\n"),
+        (
+            b"*abc\r\n",
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*3000000000\r\n",
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n$-5\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n+PING\r\n",
+            b"-ERR Protocol error: expected '$', got '+'\r\n",
+        ),
         (
             &[&b"*"[..], &[b'1'; 70 * 1024]].concat(),
             b"-ERR Protocol error: too big mbulk count string\r\n",
@@ -333,7 +348,8 @@ fn unauthenticated_clients_may_only_send_small_requests() {
     admin.cmd(&["RPUSH", "sentinel:list", "a", "b"]);
 
     let mut c = server.connect();
-    let eleven = common::encode_command(&["MSET", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5"]);
+    let eleven =
+        common::encode_command(&["MSET", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5"]);
     assert_eq!(
         send_and_read_to_close(&mut c, &eleven),
         b"-ERR Protocol error: invalid multibulk length\r\n"
@@ -366,7 +382,12 @@ fn output_buffer_hard_limit_drops_a_normal_client() {
     let value = vec![b'v'; 200 * 1024];
     assert_eq!(c.cmd(&[&b"SET"[..], b"big", &value]), b"+OK\r\n");
     assert_eq!(
-        c.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "normal 100kb 0 0"]),
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 100kb 0 0"
+        ]),
         b"+OK\r\n"
     );
     let mut greedy = server.connect();
@@ -388,7 +409,12 @@ fn output_buffer_soft_limit_drops_a_stalled_reader_after_its_seconds() {
     let value = vec![b'v'; 16 * 1024 * 1024];
     assert_eq!(c.cmd(&[&b"SET"[..], b"huge", &value]), b"+OK\r\n");
     assert_eq!(
-        c.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "normal 0 1mb 1"]),
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 0 1mb 1"
+        ]),
         b"+OK\r\n"
     );
     let mut stalled = slow_reader(server.port);
@@ -398,12 +424,17 @@ fn output_buffer_soft_limit_drops_a_stalled_reader_after_its_seconds() {
     let id = String::from_utf8_lossy(&buf[1..n]).trim().to_string();
     let start = Instant::now();
     // Asks for 16 MB and never reads it.
-    stalled.write_all(&common::encode_command(&["GET", "huge"])).unwrap();
+    stalled
+        .write_all(&common::encode_command(&["GET", "huge"]))
+        .unwrap();
     assert!(
         wait_client_gone(&server, &id, Duration::from_secs(10)),
         "stalled reader dropped"
     );
-    assert!(start.elapsed() >= Duration::from_secs(1), "not before the soft seconds");
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "not before the soft seconds"
+    );
     // A reader that keeps up gets the whole value under the same limit.
     let mut reader = server.connect();
     let reply = reader.cmd(&["GET", "huge"]);
@@ -417,7 +448,12 @@ fn output_buffer_pubsub_limit_drops_a_subscriber_that_does_not_read() {
     seed(&server);
     let mut c = server.connect();
     assert_eq!(
-        c.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 256kb 128kb 1"]),
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 256kb 128kb 1"
+        ]),
         b"+OK\r\n"
     );
     let mut sub = slow_reader(server.port);
@@ -454,7 +490,11 @@ fn output_buffer_pubsub_limit_drops_a_subscriber_that_does_not_read() {
             break;
         }
     }
-    assert!(dropped, "slow subscriber dropped after {:?}", start.elapsed());
+    assert!(
+        dropped,
+        "slow subscriber dropped after {:?}",
+        start.elapsed()
+    );
     assert_eq!(publisher.cmd(&["PUBLISH", "feed", "x"]), b":1\r\n");
     assert_healthy(&server);
 }
@@ -486,7 +526,13 @@ fn glob_matching_is_bounded_on_pathological_patterns() {
         start.elapsed()
     );
     // And the matcher still finds what it should.
-    assert_eq!(c.cmd(&["KEYS", "sentinel:l[h-j]s?"]), b"*1\r\n$13\r\nsentinel:list\r\n");
-    assert_eq!(c.cmd(&["KEYS", "sentinel:[^a-k]*"]), b"*1\r\n$13\r\nsentinel:list\r\n");
+    assert_eq!(
+        c.cmd(&["KEYS", "sentinel:l[h-j]s?"]),
+        b"*1\r\n$13\r\nsentinel:list\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["KEYS", "sentinel:[^a-k]*"]),
+        b"*1\r\n$13\r\nsentinel:list\r\n"
+    );
     assert_healthy(&server);
 }
