@@ -352,12 +352,12 @@ fn unauthenticated_clients_may_only_send_small_requests() {
         common::encode_command(&["MSET", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5"]);
     assert_eq!(
         send_and_read_to_close(&mut c, &eleven),
-        b"-ERR Protocol error: invalid multibulk length\r\n"
+        b"-ERR Protocol error: unauthenticated multibulk length\r\n"
     );
     let mut c = server.connect();
     assert_eq!(
         send_and_read_to_close(&mut c, b"*2\r\n$4\r\nAUTH\r\n$16385\r\n"),
-        b"-ERR Protocol error: invalid bulk length\r\n"
+        b"-ERR Protocol error: unauthenticated bulk length\r\n"
     );
     // Ten arguments and 16 KB bulks are still fine before AUTH...
     let mut c = server.connect();
@@ -367,6 +367,11 @@ fn unauthenticated_clients_may_only_send_small_requests() {
     // ...and after AUTH the limits are the normal ones.
     assert_eq!(c.cmd(&["AUTH", "secret"]), b"+OK\r\n");
     c.send_raw(&eleven);
+    assert_eq!(c.read_reply().unwrap(), b"+OK\r\n");
+    // AUTH lifts the limits for the very next request of the same write.
+    let mut c = server.connect();
+    c.send_raw(&[common::encode_command(&["AUTH", "secret"]), eleven.clone()].concat());
+    assert_eq!(c.read_reply().unwrap(), b"+OK\r\n");
     assert_eq!(c.read_reply().unwrap(), b"+OK\r\n");
     let mut check = server.connect();
     assert_eq!(check.cmd(&["AUTH", "secret"]), b"+OK\r\n");

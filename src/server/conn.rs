@@ -424,13 +424,15 @@ impl Session {
         out: &mut Reply,
         buf: &[u8],
     ) -> BatchEnd {
-        let limits = Limits {
+        let mut limits = Limits {
             max_bulk: server.config.read().proto_max_bulk_len,
             unauthenticated: !client.authenticated,
         };
         let mut pos = 0;
         let mut flushed = false;
         while pos < buf.len() && !client.close_after_reply {
+            // AUTH earlier in this batch lifts the pre-AUTH limits at once.
+            limits.unauthenticated = !client.authenticated;
             let parsed = parse_request(&buf[pos..], &mut self.spans, &mut self.scratch, limits);
             let (consumed, args) = match parsed {
                 Ok(Parsed::Incomplete { .. }) => break,
