@@ -260,6 +260,7 @@ fn announced_500_mb_bulk_reserves_nothing_up_front() {
     assert_healthy(&server);
     std::thread::sleep(Duration::from_millis(100));
     let during = server.data_kib();
+    eprintln!("4 announced 500 MB bulks: VmData {before} -> {during} KiB");
     assert!(
         during < before + 64 * 1024,
         "4 announced 500 MB bulks cost {} KiB",
@@ -517,6 +518,7 @@ fn glob_matching_is_bounded_on_pathological_patterns() {
     let pattern = format!("{}b", "a*".repeat(40));
     let start = Instant::now();
     assert_eq!(c.cmd(&["KEYS", &pattern]), b"*0\r\n");
+    eprintln!("KEYS {pattern} over 201 long keys: {:?}", start.elapsed());
     let scan = c.cmd_text(&["SCAN", "0", "MATCH", &pattern, "COUNT", "1000"]);
     assert!(scan.ends_with("*0\r\n"), "{scan}");
     // Classes and escapes take the same bounded path.
