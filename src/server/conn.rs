@@ -134,6 +134,13 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
             if !write_replies(&server, &session, &handle, &mut stream, &out.buf).await {
                 break;
             }
+            // Replies flushed mid-batch still count against the output limit
+            // until the next read, as Redis holds every reply to one read.
+            session.flushed = if resume {
+                session.flushed + out.len()
+            } else {
+                0
+            };
             out.buf.clear();
             if out.buf.capacity() > 1024 * 1024 {
                 out.buf = BytesMut::with_capacity(READ_CHUNK);
@@ -399,6 +406,8 @@ pub struct Session {
     scratch: Vec<u8>,
     /// Since when the replies of this batch are over the soft output limit.
     soft_limit: super::output_limits::SoftTimer,
+    /// Reply bytes already written for the requests of the current read.
+    flushed: usize,
 }
 
 /// How far a batch got.
@@ -495,7 +504,7 @@ impl Session {
         if !limits.is_limited(kind) {
             return false;
         }
-        let pending = out.len() + client.handle.output_buffer.load(Relaxed);
+        let pending = out.len() + self.flushed + client.handle.output_buffer.load(Relaxed);
         if !limits.exceeded(kind, pending, &self.soft_limit, cmd::now_ms()) {
             return false;
         }
