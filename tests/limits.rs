@@ -134,6 +134,25 @@ fn timeout_closes_idle_clients_but_not_subscribers_or_blocked_ones() {
     assert_healthy(&server);
 }
 
+#[test]
+fn timeout_follows_config_set() {
+    let server = ServerProcess::ferrokv(&["--timeout", "1"]);
+    seed(&server);
+    let mut idle = server.connect();
+    assert_eq!(idle.cmd(&["PING"]), b"+PONG\r\n");
+    let mut admin = server.connect();
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "timeout", "100"]), b"+OK\r\n");
+    // The deadline armed under `timeout 1` passes; the client stays.
+    idle.set_timeout(Duration::from_millis(1600));
+    assert!(matches!(
+        idle.read_reply(),
+        Err(common::ReadError::Timeout { .. })
+    ));
+    idle.set_timeout(common::READ_TIMEOUT);
+    assert_eq!(idle.cmd(&["PING"]), b"+PONG\r\n");
+    assert_healthy(&server);
+}
+
 /// The server side of the connection whose client end is `local_port`, as
 /// /proc/net/tcp shows it: (timer kind, ticks until it fires).
 fn server_socket_timer(server_port: u16, client_port: u16) -> Option<(u32, u64)> {

@@ -86,7 +86,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
             // The rest of a pipeline whose replies were just flushed.
         } else {
             grow_read_buffer(&server, &mut rbuf);
-            let idle_deadline = idle_deadline(&server, &handle, last_read);
+            let deadline = idle_deadline(&server, &handle, last_read);
             let read = tokio::select! {
                 biased;
                 _ = handle.killed() => break,
@@ -108,7 +108,13 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
                     continue;
                 }
                 r = stream.read_buf(&mut rbuf) => r,
-                _ = sleep_until_or_never(idle_deadline) => break,
+                _ = sleep_until_or_never(deadline) => {
+                    // CONFIG SET timeout (or a SUBSCRIBE) may have moved it since.
+                    match idle_deadline(&server, &handle, last_read) {
+                        Some(at) if at <= Instant::now() => break,
+                        _ => continue,
+                    }
+                }
             };
             match read {
                 Ok(0) | Err(_) => break,
