@@ -3,7 +3,8 @@
 //! their ranges, option words, keys of every type, binary and long strings)
 //! against a running server. The server must answer every command, never
 //! crash or hang, and answer PING afterwards. Seeded and bounded in count and
-//! time; `COMMAND_FUZZ_SEED=n` replays another seed.
+//! time; `COMMAND_FUZZ_SEED=n` runs another seed, `COMMAND_FUZZ_SECS=n`
+//! (with as many rounds as fit) a longer session.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::{Conn, ReadError, ServerProcess};
 use ferrokv::cmd::table::CommandTable;
 
-/// Wall-clock budget; the loop also stops after `ROUNDS` passes.
+/// Wall-clock budget by default; the loop also stops after `ROUNDS` passes.
 const BUDGET: Duration = Duration::from_secs(12);
 const ROUNDS: usize = 12;
 /// How long one reply may take before the command counts as blocked.
@@ -223,15 +224,49 @@ impl Admin<'_> {
     }
 }
 
-/// Sends one command on a fresh connection and waits for its reply. A
-/// command still unanswered after [`BLOCKED_AFTER`] is released with CLIENT
-/// UNBLOCK (and MULTI state or pub/sub mode dies with the connection).
-fn run(server: &ServerProcess, admin: &mut Admin<'_>, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+/// How a fuzzed command is sent.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Resp2,
+    /// After HELLO 3, so replies take their RESP3 shapes.
+    Resp3,
+    /// Queued between MULTI and EXEC, so it runs through EXEC's path.
+    Multi,
+}
+
+/// Sends one command on a fresh connection and waits for its reply (the
+/// EXEC reply in `Multi` mode). A command still unanswered after
+/// [`BLOCKED_AFTER`] is released with CLIENT UNBLOCK (pub/sub mode and the
+/// like die with the connection).
+fn run(
+    server: &ServerProcess,
+    admin: &mut Admin<'_>,
+    args: &[Vec<u8>],
+    mode: Mode,
+) -> Result<Vec<u8>, String> {
     let mut conn = server.connect();
     let id = String::from_utf8_lossy(&conn.cmd(&["CLIENT", "ID"]))
         .trim_start_matches(':')
         .trim()
         .to_string();
+    match mode {
+        Mode::Resp2 => {}
+        Mode::Resp3 => {
+            conn.cmd(&["HELLO", "3"]);
+        }
+        Mode::Multi => {
+            conn.cmd(&["MULTI"]);
+            // QUEUED, an error, or a close (QUIT): all are answers.
+            if conn.try_cmd(args).is_err() {
+                return Ok(Vec::new());
+            }
+            conn.send(&["EXEC"]);
+            return match conn.read_reply() {
+                Err(ReadError::Timeout { .. }) => Err("EXEC unanswered".into()),
+                Ok(reply) | Err(ReadError::Closed { partial: reply }) => Ok(reply),
+            };
+        }
+    }
     conn.set_timeout(BLOCKED_AFTER);
     conn.send(args);
     match conn.read_reply() {
@@ -275,14 +310,21 @@ fn every_command_survives_random_arguments() {
         .collect();
     assert!(names.len() > 150, "the table has {} commands", names.len());
 
+    let (budget, rounds) = match std::env::var("COMMAND_FUZZ_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(secs) => (Duration::from_secs(secs), usize::MAX),
+        None => (BUDGET, ROUNDS),
+    };
     let mut rng = Rng(seed | 1);
     let start = Instant::now();
     let mut sent = 0;
     let (mut arity_errors, mut other_errors) = (0, 0);
-    'rounds: for round in 0..ROUNDS {
+    'rounds: for round in 0..rounds {
         populate(&mut admin.conn);
         for (name, arity) in &names {
-            if start.elapsed() > BUDGET {
+            if start.elapsed() > budget {
                 break 'rounds;
             }
             let mut args: Vec<Vec<u8>> = name.split('|').map(|p| p.as_bytes().to_vec()).collect();
@@ -296,10 +338,18 @@ fn every_command_survives_random_arguments() {
                 _ => needed,
             };
             args.extend((0..extra).map(|_| random_arg(&mut rng)));
-            let reply = run(&server, &mut admin, &args);
+            let mode = match rng.below(6) {
+                0 => Mode::Multi,
+                1 | 2 => Mode::Resp3,
+                _ => Mode::Resp2,
+            };
+            let reply = run(&server, &mut admin, &args, mode);
             sent += 1;
             match reply {
-                Err(e) => panic!("seed {seed} round {round}: {} -> {e}", describe(&args)),
+                Err(e) => panic!(
+                    "seed {seed} round {round} {mode:?}: {} -> {e}",
+                    describe(&args)
+                ),
                 Ok(r) if r.starts_with(b"-ERR wrong number") => arity_errors += 1,
                 Ok(r) if r.starts_with(b"-") => other_errors += 1,
                 Ok(_) => {}
