@@ -10,7 +10,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Conn, ReadError, ServerProcess};
+use std::process::{Child, Command, Stdio};
+
+use common::{Conn, ReadError};
 use ferrokv::cmd::table::CommandTable;
 
 /// Wall-clock budget by default; the loop also stops after `ROUNDS` passes.
@@ -206,9 +208,68 @@ fn populate(conn: &mut Conn) {
     }
 }
 
+/// The server, started here rather than through `common` so its stderr
+/// goes to a file: a handler that panics only loses its connection (tokio
+/// catches it), so the panic message is how the test notices.
+struct Server {
+    child: Child,
+    port: u16,
+    stderr: std::path::PathBuf,
+}
+
+impl Server {
+    fn start(dir: &std::path::Path) -> Server {
+        let stderr = dir.join("stderr.log");
+        for _ in 0..3 {
+            let port = common::free_port();
+            let child = Command::new(env!("CARGO_BIN_EXE_ferrokv"))
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--loglevel", "warning", "--dir", dir.to_str().unwrap()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&stderr).unwrap())
+                .spawn()
+                .expect("spawn ferrokv");
+            let mut server = Server {
+                child,
+                port,
+                stderr: stderr.clone(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && server.child.try_wait().unwrap().is_none() {
+                if let Ok(mut c) = Conn::try_connect(port, Duration::from_millis(500)) {
+                    if c.try_cmd(&["PING"]) == Ok(b"+PONG\r\n".to_vec()) {
+                        return server;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = server.child.kill();
+        }
+        panic!("ferrokv did not start");
+    }
+
+    fn connect(&self) -> Conn {
+        Conn::connect(self.port)
+    }
+
+    /// A panic message the server printed, if any.
+    fn panic_message(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        text.contains("panicked").then_some(text)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The admin connection, reopened if a fuzzed CLIENT KILL or QUIT took it.
 struct Admin<'a> {
-    server: &'a ServerProcess,
+    server: &'a Server,
     conn: Conn,
 }
 
@@ -239,7 +300,7 @@ enum Mode {
 /// [`BLOCKED_AFTER`] is released with CLIENT UNBLOCK (pub/sub mode and the
 /// like die with the connection).
 fn run(
-    server: &ServerProcess,
+    server: &Server,
     admin: &mut Admin<'_>,
     args: &[Vec<u8>],
     mode: Mode,
@@ -297,7 +358,7 @@ fn every_command_survives_random_arguments() {
         .unwrap_or(0x5eed_f022);
     let dir = std::env::temp_dir().join(format!("ferrokv-command-fuzz-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let server = ServerProcess::ferrokv(&["--dir", dir.to_str().unwrap()]);
+    let server = Server::start(&dir);
     let mut admin = Admin {
         server: &server,
         conn: server.connect(),
@@ -346,6 +407,11 @@ fn every_command_survives_random_arguments() {
             let reply = run(&server, &mut admin, &args, mode);
             sent += 1;
             match reply {
+                _ if server.panic_message().is_some() => panic!(
+                    "seed {seed} round {round} {mode:?}: {} made the server panic:\n{}",
+                    describe(&args),
+                    server.panic_message().unwrap_or_default()
+                ),
                 Err(e) => panic!(
                     "seed {seed} round {round} {mode:?}: {} -> {e}",
                     describe(&args)
