@@ -243,7 +243,9 @@ pub static DIRECTIVES: &[Directive] = &[
         "client-query-buffer-limit",
         Memory(1048576, I64),
         "1073741824",
-    ),
+    )
+    .field(field!(client_query_buffer_limit, num))
+    .implemented(),
     d("cluster-allow-pubsubshard-when-down", Bool, "yes"),
     d("cluster-allow-reads-when-down", Bool, "no"),
     d("cluster-allow-replica-migration", Bool, "yes"),
