@@ -362,7 +362,7 @@ async fn write_replies(
     server: &Server,
     session: &Session,
     handle: &ClientHandle,
-    stream: &mut TcpStream,
+    stream: &mut impl Stream,
     data: &[u8],
 ) -> bool {
     let limits = &server.pubsub.limits;
@@ -387,7 +387,8 @@ async fn write_replies(
             return false;
         }
     }
-    true
+    // TLS buffers what `write` took until flushed; a no-op on plain TCP.
+    stream.flush().await.is_ok()
 }
 
 fn output_limit_close(handle: &ClientHandle) {
