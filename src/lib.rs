@@ -20,6 +20,7 @@
 //! keys proceed in parallel. Whole-keyspace commands lock every shard.
 
 pub mod alloc;
+pub mod aof;
 pub mod cmd;
 pub mod config;
 pub mod db;

@@ -60,10 +60,14 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
     let mut held: Option<Duration> = None;
 
     loop {
+        let mut served = false;
         if let Some(wait) = client.block.wait.take() {
             // Blocked (BLPOP...): the rest of the pipeline waits in `rbuf`.
             match wait_unblocked(&server, &client, &mut stream, &mut rbuf, wait).await {
-                Some(reply) => out.raw(&reply),
+                Some(reply) => {
+                    out.raw(&reply);
+                    served = true;
+                }
                 None => break,
             }
         } else if let Some(remaining) = held.take() {
@@ -113,6 +117,11 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
         let end = session.run_batch(&server, &mut client, &mut out, &rbuf);
         rbuf.advance(end.consumed);
         held = end.held;
+        // The AOF holds the batch's writes (fsynced under `always`) before
+        // any reply says so; a served blocked reply was logged elsewhere.
+        if let Some(target) = server.keyspace.aof.after_batch(served) {
+            server.keyspace.aof.synced_to(target).await;
+        }
         if !out.is_empty() {
             server
                 .stats

@@ -104,6 +104,8 @@ impl Server {
         self.scripts
             .run
             .set_threshold_ms(busy_threshold_ms(&config));
+        drop(config);
+        crate::aof::follow_config(self);
     }
 
     /// Starts an orderly shutdown: listeners stop, connections close.
@@ -192,6 +194,7 @@ fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
 
 /// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
 pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
+    let aof = crate::aof::prepare(&server).map_err(std::io::Error::other)?;
     let listeners = if server.config.read().port == 0 {
         Vec::new()
     } else {
@@ -206,10 +209,15 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
         tokio::spawn(accept_loop(server.clone(), listener));
     }
     spawn_metrics(&server)?;
+    // Clients get -LOADING until the AOF is replayed.
+    crate::aof::finish(&server, aof)
+        .await
+        .map_err(std::io::Error::other)?;
     tokio::spawn(cron(server.clone()));
     tokio::spawn(crate::db::evict::run_background(server.clone()));
     tokio::spawn(signals(server.clone()));
     server.wait_shutdown().await;
+    crate::aof::shutdown(&server);
     tracing::warn!("Received shutdown request, exiting now.");
     // Give connection tasks a moment to flush their last replies.
     let deadline = Instant::now() + Duration::from_millis(500);
