@@ -547,3 +547,127 @@ fn background(weak: Weak<Server>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    use crate::testkit::TestClient;
+
+    /// A client whose server records into the AOF buffer (no files).
+    fn recording() -> TestClient {
+        let t = TestClient::new();
+        t.server.keyspace.aof.recording.store(true, Relaxed);
+        t
+    }
+
+    /// What was logged since the last call, one command per line.
+    fn logged(t: &TestClient) -> Vec<String> {
+        let buf = std::mem::take(&mut t.server.keyspace.aof.inner.lock().buf);
+        let mut lines = Vec::new();
+        let mut spans = Vec::new();
+        let mut scratch = Vec::new();
+        let mut pos = 0;
+        while pos < buf.len() {
+            let parsed = crate::protocol::parse_request(
+                &buf[pos..],
+                &mut spans,
+                &mut scratch,
+                Default::default(),
+            );
+            let Ok(crate::protocol::Parsed::Multibulk { consumed }) = parsed else {
+                panic!("bad log at {pos}");
+            };
+            let args = crate::cmd::Args::new(&buf[pos..], &spans);
+            let words: Vec<String> = args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into())
+                .collect();
+            lines.push(words.join(" "));
+            pos += consumed;
+        }
+        lines
+    }
+
+    #[test]
+    fn relative_times_become_absolute() {
+        let mut t = recording();
+        t.run(&["SET", "k", "v", "EX", "100"]);
+        t.run(&["EXPIRE", "k", "50"]);
+        t.run(&["SETEX", "s", "10", "v"]);
+        t.run(&["GETEX", "s", "PERSIST"]);
+        let log = logged(&t);
+        assert_eq!(log[0], "SELECT 0");
+        assert!(log[1].starts_with("SET k v PXAT "), "{log:?}");
+        assert!(log[2].starts_with("PEXPIREAT k "), "{log:?}");
+        assert!(log[3].starts_with("SET s v PXAT "), "{log:?}");
+        assert_eq!(log[4], "PERSIST s");
+        // A time in the past deletes: logged as DEL.
+        t.run(&["EXPIRE", "k", "-1"]);
+        assert_eq!(logged(&t), ["DEL k"]);
+    }
+
+    #[test]
+    fn nondeterministic_commands_log_their_outcome() {
+        let mut t = recording();
+        t.run(&["SADD", "s", "a"]);
+        t.run(&["SPOP", "s"]);
+        t.run(&["INCRBYFLOAT", "f", "1.5"]);
+        t.run(&["XADD", "x", "*", "f", "v"]);
+        let log = logged(&t);
+        assert_eq!(log[1..4], ["SADD s a", "SREM s a", "SET f 1.5 KEEPTTL"]);
+        assert!(
+            log[4].starts_with("XADD x ") && !log[4].contains('*'),
+            "{log:?}"
+        );
+        // Writes that changed nothing, and reads, are not logged.
+        t.run(&["DEL", "missing"]);
+        t.run(&["GET", "f"]);
+        assert!(logged(&t).is_empty());
+    }
+
+    #[test]
+    fn transactions_and_scripts_log_their_effects() {
+        let mut t = recording();
+        t.run(&["MULTI"]);
+        t.run(&["INCR", "a"]);
+        t.run(&["SELECT", "2"]);
+        t.run(&["INCR", "b"]);
+        t.run(&["EXEC"]);
+        assert_eq!(
+            logged(&t),
+            ["SELECT 0", "MULTI", "INCR a", "SELECT 2", "INCR b", "EXEC"]
+        );
+        t.run(&[
+            "EVAL",
+            "redis.call('set','x','1') redis.call('rpush','l','2')",
+            "2",
+            "x",
+            "l",
+        ]);
+        assert_eq!(logged(&t), ["MULTI", "set x 1", "rpush l 2", "EXEC"]);
+        t.run(&["BLPOP", "l", "0"]);
+        assert_eq!(logged(&t), ["LPOP l"]);
+    }
+
+    #[test]
+    fn expired_keys_are_logged_as_del() {
+        let mut t = recording();
+        t.run(&["SET", "k", "v", "PX", "1"]);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        logged(&t);
+        assert_eq!(t.run(&["GET", "k"]), "$-1\r\n");
+        assert_eq!(logged(&t), ["DEL k"]);
+    }
+
+    #[test]
+    fn loading_refuses_commands_without_the_loading_flag() {
+        let mut t = TestClient::new();
+        t.server.keyspace.aof.loading.store(true, Relaxed);
+        assert_eq!(
+            t.run(&["GET", "k"]),
+            format!("-{}\r\n", super::LOADING_ERROR)
+        );
+        assert!(t.run(&["INFO", "persistence"]).contains("loading:1"));
+    }
+}
