@@ -542,3 +542,77 @@ fn ferrokv_loads_redis_server_appendonlydir() {
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(copy);
 }
+
+#[test]
+fn served_blocked_clients_are_logged_as_their_plain_form() {
+    let dir = temp_dir("aof-blocked");
+    let server = aof_server(&dir, &["--appendfsync", "always"]);
+    let mut waiter = server.connect();
+    let mut group_waiter = server.connect();
+    let mut conn = server.connect();
+    ok(&mut conn, &["XGROUP", "CREATE", "x", "g", "$", "MKSTREAM"]);
+    waiter.send(&["BLPOP", "q", "0"]);
+    group_waiter.send(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "x",
+        ">",
+    ]);
+    // Both wait before the pushes (bounded poll on CLIENT LIST).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while conn
+        .cmd_text(&["CLIENT", "LIST"])
+        .matches("flags=b")
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "clients never blocked");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    ok(&mut conn, &["RPUSH", "q", "a", "b"]);
+    ok(&mut conn, &["XADD", "x", "1-1", "f", "v"]);
+    assert!(waiter.read_reply().is_ok());
+    assert!(group_waiter.read_reply().is_ok());
+    kill9(server);
+
+    let server = aof_server(&dir, &[]);
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.cmd_text(&["LRANGE", "q", "0", "-1"]),
+        "*1\r\n$1\r\nb\r\n"
+    );
+    assert_eq!(
+        conn.cmd_text(&["XPENDING", "x", "g"]),
+        "*4\r\n:1\r\n$3\r\n1-1\r\n$3\r\n1-1\r\n*1\r\n*2\r\n$1\r\nc\r\n$1\r\n1\r\n"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn single_file_aof_of_redis_6_is_upgraded() {
+    let dir = temp_dir("aof-upgrade");
+    let mut old = common::encode_command(&["SELECT", "0"]);
+    old.extend(common::encode_command(&["SET", "legacy", "yes"]));
+    old.extend(common::encode_command(&["RPUSH", "l", "1", "2"]));
+    std::fs::write(dir.join("appendonly.aof"), old).unwrap();
+    let server = aof_server(&dir, &[]);
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_text(&["GET", "legacy"]), "$3\r\nyes\r\n");
+    ok(&mut conn, &["RPUSH", "l", "3"]);
+    kill9(server);
+    assert!(
+        !dir.join("appendonly.aof").exists(),
+        "moved into appendonlydir"
+    );
+    let server = aof_server(&dir, &[]);
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_text(&["LLEN", "l"]), ":3\r\n");
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -376,7 +376,7 @@ pub fn prepare(server: &Arc<Server>) -> Result<Startup, String> {
     let text = match std::fs::read(&path) {
         Ok(bytes) => String::from_utf8(bytes)
             .map_err(|_| format!("Invalid AOF manifest file format: {}", path.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Startup::Create),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return upgrade_or_create(server),
         Err(e) => {
             return Err(format!(
                 "Can't open the AOF manifest {}: {e}",
@@ -395,6 +395,44 @@ pub fn prepare(server: &Arc<Server>) -> Result<Startup, String> {
         }
     }
     aof.loading.store(true, Relaxed);
+    Ok(Startup::Load(manifest))
+}
+
+/// No manifest: a single-file AOF of Redis 6 (`dir/appendfilename`) becomes
+/// the base of a new directory, as Redis 7 upgrades it; otherwise the log is
+/// created from the dataset.
+fn upgrade_or_create(server: &Server) -> Result<Startup, String> {
+    let (dir, prefix) = locate(server);
+    let old = PathBuf::from(&server.config.read().dir).join(&prefix);
+    if !old.is_file() {
+        // Writes before the log exists would be lost: LOADING until then.
+        server.keyspace.aof.loading.store(true, Relaxed);
+        return Ok(Startup::Create);
+    }
+    let fail =
+        |e: std::io::Error| format!("Can't upgrade {} to a multi-part AOF: {e}", old.display());
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    let manifest = Manifest {
+        base: Some(manifest::FileEntry {
+            name: prefix.clone(),
+            seq: 1,
+            kind: manifest::Kind::Base,
+        }),
+        ..Manifest::default()
+    };
+    std::fs::rename(&old, dir.join(&prefix)).map_err(fail)?;
+    manifest::write_atomically(
+        &dir,
+        &format!("{prefix}.manifest"),
+        manifest.to_text().as_bytes(),
+    )
+    .map_err(fail)?;
+    tracing::warn!(
+        "Upgraded the single-file AOF {} into {}",
+        old.display(),
+        dir.display()
+    );
+    server.keyspace.aof.loading.store(true, Relaxed);
     Ok(Startup::Load(manifest))
 }
 
