@@ -359,8 +359,7 @@ fn incr_file(dir: &Path) -> PathBuf {
         std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
     let name = manifest
         .lines()
-        .filter(|l| l.ends_with("type i"))
-        .next_back()
+        .rfind(|l| l.ends_with("type i"))
         .and_then(|l| l.split(' ').nth(1))
         .expect("an incr file")
         .to_string();
