@@ -376,7 +376,15 @@ pub fn prepare(server: &Arc<Server>) -> Result<Startup, String> {
     let text = match std::fs::read(&path) {
         Ok(bytes) => String::from_utf8(bytes)
             .map_err(|_| format!("Invalid AOF manifest file format: {}", path.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return upgrade_or_create(server),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match upgrade_or_create(server)? {
+                // Before the listeners open, so no write can precede the log.
+                Startup::Create => {
+                    rewrite::run(server, rewrite::Mode::Enable).map(|()| Startup::Off)
+                }
+                load => Ok(load),
+            };
+        }
         Err(e) => {
             return Err(format!(
                 "Can't open the AOF manifest {}: {e}",
@@ -405,8 +413,6 @@ fn upgrade_or_create(server: &Server) -> Result<Startup, String> {
     let (dir, prefix) = locate(server);
     let old = PathBuf::from(&server.config.read().dir).join(&prefix);
     if !old.is_file() {
-        // Writes before the log exists would be lost: LOADING until then.
-        server.keyspace.aof.loading.store(true, Relaxed);
         return Ok(Startup::Create);
     }
     let fail =
@@ -443,8 +449,7 @@ pub async fn finish(server: &Arc<Server>, startup: Startup) -> Result<(), String
     let outcome = tokio::task::spawn_blocking(move || {
         let aof = &server.keyspace.aof;
         let result = match startup {
-            Startup::Off => Ok(()),
-            Startup::Create => rewrite::run(&server, rewrite::Mode::Enable),
+            Startup::Off | Startup::Create => Ok(()),
             Startup::Load(manifest) => open_loaded(&server, manifest),
         };
         aof.loading.store(false, Relaxed);
