@@ -615,3 +615,63 @@ fn single_file_aof_of_redis_6_is_upgraded() {
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn clients_get_loading_while_the_log_replays() {
+    let dir = temp_dir("aof-loading");
+    let aof_dir = dir.join("appendonlydir");
+    std::fs::create_dir_all(&aof_dir).unwrap();
+    const KEYS: usize = 300_000;
+    let mut base = common::encode_command(&["SELECT", "0"]);
+    for i in 0..KEYS {
+        base.extend(common::encode_command(&["SET", &format!("k{i}"), "v"]));
+    }
+    std::fs::write(aof_dir.join("appendonly.aof.1.base.aof"), base).unwrap();
+    std::fs::write(
+        aof_dir.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.base.aof seq 1 type b\n",
+    )
+    .unwrap();
+    let port = common::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferrokv"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--loglevel",
+            "warning",
+        ])
+        .args(["--dir", dir.to_str().unwrap(), "--appendonly", "yes"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn ferrokv");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut saw_loading = false;
+    let mut loaded = false;
+    while Instant::now() < deadline && !loaded {
+        if let Ok(mut conn) = Conn::try_connect(port, Duration::from_secs(5)) {
+            loop {
+                let reply = conn.cmd_text(&["DBSIZE"]);
+                if reply.starts_with("-LOADING Redis is loading the dataset in memory") {
+                    saw_loading = true;
+                    assert!(Instant::now() < deadline, "still loading");
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                assert_eq!(reply, format!(":{KEYS}\r\n"));
+                loaded = true;
+                break;
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(dir);
+    assert!(loaded, "never loaded");
+    assert!(saw_loading, "the listener only opened after loading");
+}
