@@ -105,6 +105,7 @@ pub struct Status {
     pub last_rewrite_failed: AtomicBool,
     pub last_write_failed: AtomicBool,
     pub rewrites: AtomicU64,
+    pub consecutive_failures: AtomicU64,
     pub last_rewrite_secs: AtomicI64,
     pub rewrite_started_ms: AtomicU64,
     /// Bytes of every file in the manifest (`aof_current_size`).
@@ -306,7 +307,13 @@ impl Aof {
             status(&s.last_rewrite_failed).into(),
         );
         field("aof_rewrites", s.rewrites.load(Relaxed).to_string());
+        field(
+            "aof_rewrites_consecutive_failures",
+            s.consecutive_failures.load(Relaxed).to_string(),
+        );
         field("aof_last_write_status", status(&s.last_write_failed).into());
+        // No fork, so no copy-on-write.
+        field("aof_last_cow_size", "0".into());
     }
 
     /// The fields Redis adds when the AOF is on.

@@ -338,9 +338,13 @@ fn run_claimed(server: &Arc<Server>, mode: Mode) -> Result<(), String> {
     match &result {
         Ok(()) => {
             aof.status.rewrites.fetch_add(1, Relaxed);
+            aof.status.consecutive_failures.store(0, Relaxed);
             tracing::info!("Background AOF rewrite finished successfully");
         }
-        Err(e) => tracing::warn!("Background AOF rewrite terminated with error: {e}"),
+        Err(e) => {
+            aof.status.consecutive_failures.fetch_add(1, Relaxed);
+            tracing::warn!("Background AOF rewrite terminated with error: {e}");
+        }
     }
     result
 }
