@@ -675,3 +675,39 @@ fn clients_get_loading_while_the_log_replays() {
     assert!(loaded, "never loaded");
     assert!(saw_loading, "the listener only opened after loading");
 }
+
+#[test]
+fn appendonly_off_then_on_rewrites_and_leaves_no_stale_files() {
+    let dir = temp_dir("aof-off-on");
+    let server = aof_server(&dir, &[]);
+    let mut conn = server.connect();
+    ok(&mut conn, &["SET", "a", "1"]);
+    ok(&mut conn, &["CONFIG", "SET", "appendonly", "no"]);
+    ok(&mut conn, &["SET", "b", "2"]);
+    let rewrites: u64 = info_field(&mut conn, "aof_rewrites").parse().unwrap();
+    ok(&mut conn, &["CONFIG", "SET", "appendonly", "yes"]);
+    wait_rewrite(&mut conn, rewrites);
+    ok(&mut conn, &["SET", "c", "3"]);
+    kill9(server);
+    let mut files: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "appendonly.aof.2.base.aof",
+            "appendonly.aof.2.incr.aof",
+            "appendonly.aof.manifest"
+        ]
+    );
+    let server = aof_server(&dir, &[]);
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.cmd_text(&["MGET", "a", "b", "c"]),
+        "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -367,12 +367,21 @@ fn rewrite(server: &Arc<Server>, mode: Mode) -> Result<(), String> {
         let all = server.keyspace.lock_all();
         let mut files = aof.files.lock();
         let logging = aof.recording() || mode == Mode::Enable;
+        // Not logging: whatever an earlier run left is stale, but numbering
+        // goes on after it (no file is reused) and it is deleted at the end.
         let previous = if aof.recording() {
             files.manifest.clone()
         } else {
+            std::fs::read_to_string(dir.join(&manifest_name))
+                .ok()
+                .and_then(|text| Manifest::parse(&text).ok())
+                .unwrap_or_default()
+        };
+        let mut next = if aof.recording() {
+            previous.clone()
+        } else {
             Manifest::default()
         };
-        let mut next = previous.clone();
         let new_incr = if logging {
             let incr = previous.next_incr(&prefix);
             let file = std::fs::OpenOptions::new()
