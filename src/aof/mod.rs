@@ -452,6 +452,9 @@ fn upgrade_or_create(server: &Server) -> Result<Startup, String> {
 /// Loads the log (or creates it) while the listeners already answer
 /// `-LOADING`, then starts recording and the fsync thread.
 pub async fn finish(server: &Arc<Server>, startup: Startup) -> Result<(), String> {
+    if let Startup::Off | Startup::Create = startup {
+        return Ok(());
+    }
     let server = server.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let aof = &server.keyspace.aof;

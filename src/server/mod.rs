@@ -209,13 +209,13 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
         tokio::spawn(accept_loop(server.clone(), listener));
     }
     spawn_metrics(&server)?;
+    tokio::spawn(signals(server.clone()));
     // Clients get -LOADING until the AOF is replayed.
     crate::aof::finish(&server, aof)
         .await
         .map_err(std::io::Error::other)?;
     tokio::spawn(cron(server.clone()));
     tokio::spawn(crate::db::evict::run_background(server.clone()));
-    tokio::spawn(signals(server.clone()));
     server.wait_shutdown().await;
     crate::aof::shutdown(&server);
     tracing::warn!("Received shutdown request, exiting now.");
