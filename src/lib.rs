@@ -10,6 +10,8 @@
 //!       cmd::table     one declarative CommandSpec per command (flags, keys, ACL, docs)
 //!       cmd::<family>  string, keyspace, connection, server... plain sync handlers
 //!         db::Db       the locked view of the sharded keyspace (expiry, stats)
+//!       aof            writes recorded under the locks, logged as they are released;
+//!                      the batch's replies wait for the log (fsync under `always`)
 //!     protocol::reply  semantic replies lowered to RESP2 or RESP3
 //! ```
 //!
@@ -20,6 +22,7 @@
 //! keys proceed in parallel. Whole-keyspace commands lock every shard.
 
 pub mod alloc;
+pub mod aof;
 pub mod cmd;
 pub mod config;
 pub mod db;

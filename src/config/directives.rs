@@ -211,21 +211,28 @@ pub static DIRECTIVES: &[Directive] = &[
     d("activerehashing", Bool, "yes"),
     d("always-show-logo", Bool, "no").immutable(),
     d("aof-disable-auto-gc", Bool, "no"),
-    d("aof-load-truncated", Bool, "yes"),
+    d("aof-load-truncated", Bool, "yes").implemented(),
     d("aof-rewrite-incremental-fsync", Bool, "yes"),
     d("aof-timestamp-enabled", Bool, "no"),
     d("aof-use-rdb-preamble", Bool, "yes"),
     d("aof_rewrite_cpulist", Str, "").immutable(),
-    d("appenddirname", Str, "appendonlydir").immutable(),
-    d("appendfilename", Str, "appendonly.aof").immutable(),
+    d("appenddirname", Str, "appendonlydir")
+        .immutable()
+        .implemented(),
+    d("appendfilename", Str, "appendonly.aof")
+        .immutable()
+        .implemented(),
     d(
         "appendfsync",
         Enum(&["everysec", "always", "no"]),
         "everysec",
-    ),
-    d("appendonly", Bool, "no").field(field!(appendonly, bool)),
-    d("auto-aof-rewrite-min-size", Memory(0, I64), "67108864"),
-    d("auto-aof-rewrite-percentage", Int(0, I32), "100"),
+    )
+    .implemented(),
+    d("appendonly", Bool, "no")
+        .field(field!(appendonly, bool))
+        .implemented(),
+    d("auto-aof-rewrite-min-size", Memory(0, I64), "67108864").implemented(),
+    d("auto-aof-rewrite-percentage", Int(0, I32), "100").implemented(),
     d("bgsave_cpulist", Str, "").immutable(),
     d("bind", Bind, "127.0.0.1")
         .field(field!(bind, list))

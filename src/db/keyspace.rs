@@ -102,6 +102,9 @@ pub struct Keyspace {
     /// Keyspace notification classes on (`notify-keyspace-events`, see
     /// [`notify::flags`]); 0 when off, so recording costs nothing then.
     pub notify_flags: AtomicU32,
+    /// The append-only file: commands are recorded per lock set and fed to
+    /// it as the locks are released (see [`crate::aof`]).
+    pub aof: crate::aof::Aof,
 }
 
 impl Keyspace {
@@ -123,6 +126,7 @@ impl Keyspace {
             blocking: Default::default(),
             watching: AtomicUsize::new(0),
             notify_flags: AtomicU32::new(0),
+            aof: crate::aof::Aof::new(shards),
         }
     }
 
@@ -165,10 +169,11 @@ impl Keyspace {
     }
 
     fn lock_ids(&self, ids: SmallVec<[u16; 4]>) -> Locked<'_> {
-        let guards = ids
+        let guards: SmallVec<[MutexGuard<'_, Shard>; 4]> = ids
             .iter()
             .map(|&i| self.shards[i as usize].lock())
             .collect();
+        self.capture_pending(ids.iter().map(|&i| i as usize), guards.iter());
         Locked {
             keyspace: self,
             ids,
@@ -177,13 +182,16 @@ impl Keyspace {
             ready: Vec::new(),
             notify_flags: self.notify_flags.load(Relaxed),
             events: Vec::new(),
+            prop: crate::aof::Pending::new(self.aof.recording()),
         }
     }
 
     /// Locks every shard, in order.
     pub fn lock_all(&self) -> Locked<'_> {
         let ids = (0..self.shards.len() as u16).collect();
-        let guards = self.shards.iter().map(|s| s.lock()).collect();
+        let guards: SmallVec<[MutexGuard<'_, Shard>; 4]> =
+            self.shards.iter().map(|s| s.lock()).collect();
+        self.capture_pending(0..self.shards.len(), guards.iter());
         Locked {
             keyspace: self,
             ids,
@@ -192,6 +200,20 @@ impl Keyspace {
             ready: Vec::new(),
             notify_flags: self.notify_flags.load(Relaxed),
             events: Vec::new(),
+            prop: crate::aof::Pending::new(self.aof.recording()),
+        }
+    }
+
+    /// An AOF rewrite copies a shard before anything touches it again (see
+    /// [`crate::aof::rewrite`]); one atomic load otherwise.
+    #[inline]
+    fn capture_pending<'g, 'm: 'g>(
+        &self,
+        ids: impl Iterator<Item = usize>,
+        guards: impl Iterator<Item = &'g MutexGuard<'m, Shard>>,
+    ) {
+        if self.aof.capture.active.load(Relaxed) {
+            self.aof.capture.take(ids, guards.map(|g| &**g));
         }
     }
 
@@ -262,6 +284,17 @@ pub struct Locked<'a> {
     /// Keyspace events recorded under these locks, in the order Redis emits
     /// them, for whoever holds the locks to publish (see [`notify`]).
     events: Vec<Event>,
+    /// Commands for the AOF, fed to it when the locks are released.
+    pub prop: crate::aof::Pending,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // Still under the locks: records of one key keep their order.
+        if !self.prop.is_empty() {
+            self.keyspace.aof.feed(&mut self.prop);
+        }
+    }
 }
 
 impl<'a> Locked<'a> {
@@ -344,6 +377,8 @@ impl<'a> Locked<'a> {
         }
         match self.keyspace.shards[id].try_lock() {
             Some(guard) => {
+                self.keyspace
+                    .capture_pending(std::iter::once(id), std::iter::once(&guard));
                 self.ids.push(id as u16);
                 self.guards.push(guard);
                 true
@@ -417,6 +452,7 @@ impl<'l, 'a> Db<'l, 'a> {
                     self.touch_watched(db, key);
                 }
                 self.locked.notify(notify::EXPIRED, "expired", db, key);
+                self.locked.prop.push(db, [&b"DEL"[..], key].into_iter());
                 true
             }
             _ => false,
@@ -642,6 +678,7 @@ impl<'l, 'a> Db<'l, 'a> {
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         let keyspace = self.locked.keyspace;
         keyspace.stats.dirty.fetch_add(1, Relaxed);
+        self.locked.prop.changed();
         // One atomic load each when nobody is blocked or watching.
         if keyspace.blocking.has_waiters() {
             self.locked.ready.push((db, Bytes24::new(key)));
@@ -664,9 +701,17 @@ impl<'l, 'a> Db<'l, 'a> {
         self.locked.notify(class, event, db, key)
     }
 
+    /// What a served blocked client's command reaches the AOF as (its
+    /// non-blocking form), in the selected database.
+    pub fn propagate(&mut self, args: &[&[u8]]) {
+        let db = self.index;
+        self.locked.prop.propagate_as(db, args);
+    }
+
     /// Counts a change that is not tied to one key (FLUSHDB, SWAPDB).
     pub fn add_dirty(&self, n: u64) {
         self.locked.keyspace.stats.dirty.fetch_add(n, Relaxed);
+        self.locked.prop.changed();
     }
 
     // ---- whole-database operations: the caller holds every shard ----
@@ -854,6 +899,7 @@ impl<'l, 'a> Db<'l, 'a> {
                     if self.locked.notify_flags & notify::EXPIRED != 0 {
                         self.locked.events.push(Event::new("expired", db, &k));
                     }
+                    self.locked.prop.push(db, [&b"DEL"[..], &k[..]].into_iter());
                 }
             }
         }

@@ -81,10 +81,14 @@ pub async fn serve<S: Stream>(server: Arc<Server>, mut stream: S, addr: SocketAd
     let mut resume = false;
 
     loop {
+        let mut served = false;
         if let Some(wait) = client.block.wait.take() {
             // Blocked (BLPOP...): the rest of the pipeline waits in `rbuf`.
             match wait_unblocked(&server, &client, &mut stream, &mut rbuf, wait).await {
-                Some(reply) => out.raw(&reply),
+                Some(reply) => {
+                    out.raw(&reply);
+                    served = true;
+                }
                 None => break,
             }
             // Redis counts the reply as interaction: `timeout` restarts here.
@@ -145,6 +149,11 @@ pub async fn serve<S: Stream>(server: Arc<Server>, mut stream: S, addr: SocketAd
         rbuf.advance(end.consumed);
         held = end.held;
         resume = end.flushed;
+        // The AOF holds the batch's writes (fsynced under `always`) before
+        // any reply says so; a served blocked reply was logged elsewhere.
+        if let Some(target) = server.keyspace.aof.after_batch(served) {
+            server.keyspace.aof.synced_to(target).await;
+        }
         if !out.is_empty() {
             server
                 .stats

@@ -110,6 +110,8 @@ impl Server {
             .run
             .set_threshold_ms(busy_threshold_ms(&config));
         self.tls.refresh(&config);
+        drop(config);
+        crate::aof::follow_config(self);
     }
 
     /// Starts an orderly shutdown: listeners stop, connections close.
@@ -206,6 +208,7 @@ fn listen_on(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
 
 /// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
 pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
+    let aof = crate::aof::prepare(&server).map_err(std::io::Error::other)?;
     let listeners = if server.config.read().port == 0 {
         Vec::new()
     } else {
@@ -221,10 +224,15 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
     }
     tls::listen(&server)?;
     spawn_metrics(&server)?;
+    tokio::spawn(signals(server.clone()));
+    // Clients get -LOADING until the AOF is replayed.
+    crate::aof::finish(&server, aof)
+        .await
+        .map_err(std::io::Error::other)?;
     tokio::spawn(cron(server.clone()));
     tokio::spawn(crate::db::evict::run_background(server.clone()));
-    tokio::spawn(signals(server.clone()));
     server.wait_shutdown().await;
+    crate::aof::shutdown(&server);
     tracing::warn!("Received shutdown request, exiting now.");
     // Give connection tasks a moment to flush their last replies.
     let deadline = Instant::now() + Duration::from_millis(500);

@@ -22,6 +22,35 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ServerProcess {
     child: Option<Child>,
     pub port: u16,
+    /// The `--dir` we made for it (removed on drop), unless the test gave one.
+    temp_dir: Option<std::path::PathBuf>,
+}
+
+/// A fresh directory for one server's files (AOF, RDB), so tests never
+/// share or leave them behind.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "ferrokv-{tag}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a temp dir");
+    dir
+}
+
+/// Persistence off and files in a temp dir of their own, unless `extra`
+/// says otherwise (later arguments win).
+fn ferrokv_command(port: u16, extra: &[&str]) -> (Command, std::path::PathBuf) {
+    let dir = temp_dir("srv");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrokv"));
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--loglevel", "warning", "--appendonly", "no"])
+        .args(["--dir", dir.to_str().expect("utf-8 temp dir")])
+        .args(extra);
+    (cmd, dir)
 }
 
 /// Picks a port the kernel considers free right now. Another process could
@@ -44,22 +73,34 @@ pub fn redis_available() -> bool {
 impl ServerProcess {
     /// Starts the ferrokv binary built by cargo with `extra` arguments.
     pub fn ferrokv(extra: &[&str]) -> ServerProcess {
-        Self::start_with_retries(|port| {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrokv"));
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--loglevel", "warning"])
-                .args(extra);
+        let dirs = std::cell::RefCell::new(Vec::new());
+        let mut server = Self::start_with_retries(|port| {
+            let (cmd, dir) = ferrokv_command(port, extra);
+            dirs.borrow_mut().push(dir);
             cmd
-        })
+        });
+        let mut dirs = dirs.into_inner();
+        server.temp_dir = dirs.pop();
+        for unused in dirs {
+            let _ = std::fs::remove_dir_all(unused);
+        }
+        server
     }
 
     /// Starts ferrokv on a given port (restart tests need the same port).
     pub fn ferrokv_on(port: u16, extra: &[&str]) -> Result<ServerProcess, String> {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrokv"));
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--loglevel", "warning"])
-            .args(extra);
-        Self::start(cmd, port)
+        let (cmd, dir) = ferrokv_command(port, extra);
+        let started = Self::start(cmd, port);
+        match started {
+            Ok(mut server) => {
+                server.temp_dir = Some(dir);
+                Ok(server)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(dir);
+                Err(e)
+            }
+        }
     }
 
     /// Starts a reference redis-server, or `None` when it is not installed.
@@ -104,6 +145,7 @@ impl ServerProcess {
         let mut server = ServerProcess {
             child: Some(child),
             port,
+            temp_dir: None,
         };
         server.wait_ready()?;
         Ok(server)
@@ -212,6 +254,9 @@ impl Drop for ServerProcess {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if let Some(dir) = self.temp_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

@@ -379,8 +379,7 @@ fn scripting_memory(server: &Source, out: &mut String) {
 }
 
 fn persistence(server: &Source, out: &mut String) {
-    let appendonly = server.config.read().appendonly;
-    field(out, "loading", 0);
+    field(out, "loading", u8::from(server.keyspace.aof.loading()));
     field(out, "async_loading", 0);
     field(out, "current_cow_peak", 0);
     field(out, "current_cow_size", 0);
@@ -404,16 +403,16 @@ fn persistence(server: &Source, out: &mut String) {
     field(out, "rdb_current_bgsave_time_sec", -1);
     field(out, "rdb_saves", 0);
     field(out, "rdb_last_cow_size", 0);
-    field(out, "aof_enabled", u8::from(appendonly));
-    field(out, "aof_rewrite_in_progress", 0);
-    field(out, "aof_rewrite_scheduled", 0);
-    field(out, "aof_last_rewrite_time_sec", -1);
-    field(out, "aof_current_rewrite_time_sec", -1);
-    field(out, "aof_last_bgrewrite_status", "ok");
-    field(out, "aof_rewrites", 0);
-    field(out, "aof_last_write_status", "ok");
+    server
+        .keyspace
+        .aof
+        .info(|name, value| field(out, name, value));
     field(out, "module_fork_in_progress", 0);
     field(out, "module_fork_last_cow_size", 0);
+    server
+        .keyspace
+        .aof
+        .info_enabled(|name, value| field(out, name, value));
 }
 
 fn stats(server: &Source, out: &mut String) {

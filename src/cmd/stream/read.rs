@@ -418,5 +418,15 @@ fn serve_xreadgroup(db: &mut Db<'_, '_>, key: &[u8], args: &Args, out: &mut Repl
     }
     reply_streams(out, &[(key, body.buf.to_vec())]);
     db.modified(key);
+    // The AOF replays the read that served it, without BLOCK.
+    let mut logged: Vec<&[u8]> = vec![b"XREADGROUP", b"GROUP", group, consumer];
+    if args.get(1) != b"0" {
+        logged.extend([&b"COUNT"[..], args.get(1)]);
+    }
+    if noack {
+        logged.push(b"NOACK");
+    }
+    logged.extend([&b"STREAMS"[..], key, b">"]);
+    db.propagate(&logged);
     true
 }
