@@ -19,6 +19,7 @@
 //! command, multi-key ones included, is atomic and isolated, and independent
 //! keys proceed in parallel. Whole-keyspace commands lock every shard.
 
+pub mod acl;
 pub mod alloc;
 pub mod cmd;
 pub mod config;

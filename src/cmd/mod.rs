@@ -7,6 +7,7 @@
 //! touch the socket. That is what lets EXEC and scripts call them under one
 //! critical section.
 
+pub mod acl;
 pub mod args;
 pub mod parse;
 pub mod spec;
@@ -22,6 +23,7 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
+pub mod module;
 pub mod multi;
 pub mod pubsub;
 pub mod scripting;
@@ -140,6 +142,13 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
             spec.name.to_ascii_uppercase()
         );
         reject(server, client, id, out, &msg);
+        return;
+    }
+    if let Err(denied) = crate::acl::check(server, client, id, spec, args) {
+        client.handle.touch(id);
+        let context = crate::acl::context(client);
+        crate::acl::log_denial(server, client, id, args, denied, context);
+        reject(server, client, id, out, &denied.message(&server.commands, id));
         return;
     }
     if client.in_resp2_pubsub()

@@ -24,6 +24,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::pubsub::COMMANDS,
     super::scripting::COMMANDS,
     super::stream::COMMANDS,
+    super::acl::COMMANDS,
+    super::module::COMMANDS,
 ];
 
 pub fn families() -> &'static [&'static [CommandSpec]] {
