@@ -106,7 +106,6 @@ fn unimplemented_directives_are_kept_and_noted() {
             "list-max-ziplist-entries",
             "activerehashing",
             "replicaof",
-            "user"
         ]
     );
 }
