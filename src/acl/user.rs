@@ -317,7 +317,8 @@ impl User {
                 let (flags, pattern) = if first == b'~' {
                     (READ | WRITE, rest)
                 } else {
-                    let tilde = rest.iter().position(|&c| c == b'~').ok_or(SYNTAX)?;
+                    // Without `~` the pattern is empty (`%R` is `%R~`), as in Redis.
+                    let tilde = rest.iter().position(|&c| c == b'~').unwrap_or(rest.len());
                     let mut flags = 0;
                     for &c in &rest[..tilde] {
                         flags |= match c.to_ascii_uppercase() {
@@ -329,7 +330,7 @@ impl User {
                     if flags == 0 {
                         return Err(SYNTAX);
                     }
-                    (flags, &rest[tilde + 1..])
+                    (flags, rest.get(tilde + 1..).unwrap_or_default())
                 };
                 if pattern == b"*" && flags == READ | WRITE {
                     self.all_keys = true;

@@ -53,10 +53,18 @@ fn valid_username(name: &[u8]) -> Result<String, CmdError> {
     Ok(String::from_utf8_lossy(name).into_owned())
 }
 
+/// Redis's reply to extra arguments of a subcommand with optional ones.
+fn syntax_or_arity(args: &Args) -> CmdError {
+    CmdError::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{:.128}'. Try ACL HELP.",
+        args.str(1)
+    ))
+}
+
 /// ACL CAT [category]: the categories, or the commands (and subcommands) in one.
 fn cat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if args.len() > 3 {
-        return Err(CmdError::Msg("ERR wrong number of arguments for 'acl|cat' command"));
+        return Err(syntax_or_arity(args));
     }
     let Some(name) = args.get_opt(2) else {
         let names = super::spec::acl::NAMES;
@@ -182,7 +190,7 @@ fn dryrun(ctx: &mut Ctx, args: &Args) -> CmdResult {
 /// ACL GENPASS [bits]: random hex, 256 bits unless told.
 fn genpass(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if args.len() > 3 {
-        return Err(CmdError::Msg("ERR wrong number of arguments for 'acl|genpass' command"));
+        return Err(syntax_or_arity(args));
     }
     let bits = match args.get_opt(2) {
         Some(_) => args.int(2)?,
@@ -297,7 +305,7 @@ fn save(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 /// ACL LOG [count | RESET].
 fn log(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if args.len() > 3 {
-        return Err(CmdError::Msg("ERR wrong number of arguments for 'acl|log' command"));
+        return Err(syntax_or_arity(args));
     }
     let mut count = 10;
     if args.get_opt(2).is_some() {
@@ -306,11 +314,8 @@ fn log(ctx: &mut Ctx, args: &Args) -> CmdResult {
             ctx.out.ok();
             return Ok(());
         }
-        let n = args.int(2)?;
-        if n < 0 {
-            return Err(CmdError::Msg("ERR value is out of range, must be positive"));
-        }
-        count = n as usize;
+        // A negative count lists everything, as Redis's countdown does.
+        count = usize::try_from(args.int(2)?).unwrap_or(usize::MAX);
     }
     ctx.server.acl.log.lock().reply(ctx.out, count);
     Ok(())
