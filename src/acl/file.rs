@@ -17,7 +17,10 @@ pub fn apply_user_line(
 ) -> Result<(), (String, String)> {
     let name = &line[0];
     if name.contains([' ', '\0']) {
-        return Err((name.clone(), "Usernames can't contain spaces or null characters".into()));
+        return Err((
+            name.clone(),
+            "Usernames can't contain spaces or null characters".into(),
+        ));
     }
     let mut user = if name == "default" {
         let mut u = users
@@ -76,7 +79,11 @@ fn parse(
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let words: Vec<String> = line.split(' ').filter(|w| !w.is_empty()).map(String::from).collect();
+        let words: Vec<String> = line
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect();
         if words.len() < 2 || words[0] != "user" {
             errors.push_str(&format!(
                 "{path}:{line_no} should start with user keyword followed by the username. "
@@ -84,7 +91,10 @@ fn parse(
             continue;
         }
         if !seen.insert(words[1].clone()) {
-            errors.push_str(&format!("WARNING: Duplicate user '{}' found on line {line_no}. ", words[1]));
+            errors.push_str(&format!(
+                "WARNING: Duplicate user '{}' found on line {line_no}. ",
+                words[1]
+            ));
             continue;
         }
         // Every user, default included, starts fresh, as in Redis.
@@ -114,7 +124,11 @@ fn parse(
 
 /// ACL SAVE: every user's ACL LIST line, written to a temporary file that
 /// then replaces the ACL file, so a crash never leaves half a file.
-pub fn save(path: &str, users: &[std::sync::Arc<User>], table: &CommandTable) -> Result<(), String> {
+pub fn save(
+    path: &str,
+    users: &[std::sync::Arc<User>],
+    table: &CommandTable,
+) -> Result<(), String> {
     let mut text = String::new();
     for user in users {
         text.push_str(&user.describe(table));
@@ -150,9 +164,21 @@ mod tests {
             lines.join("\n") + "\n",
             text.replace("\n# comment", "").replace("\n\n", "\n")
         );
-        let err = parse("f", "bogus x\nuser bob +nosuch\n", BTreeMap::new(), &table, false)
-            .unwrap_err();
-        assert!(err.starts_with("f:1 should start with user keyword"), "{err}");
-        assert!(err.contains("f:2: Unknown command or category name in ACL. "), "{err}");
+        let err = parse(
+            "f",
+            "bogus x\nuser bob +nosuch\n",
+            BTreeMap::new(),
+            &table,
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("f:1 should start with user keyword"),
+            "{err}"
+        );
+        assert!(
+            err.contains("f:2: Unknown command or category name in ACL. "),
+            "{err}"
+        );
     }
 }

@@ -299,6 +299,14 @@ fn key_needs(spec: &CommandSpec) -> u8 {
     }
 }
 
+/// A denial at the gate: logged in the ACL LOG (the client's `cmd=` already
+/// naming the refused command, as in Redis); returns the NOPERM text.
+pub fn refuse(server: &Server, client: &Client, id: usize, args: &Args, denied: Denied) -> String {
+    client.handle.touch(id);
+    log_denial(server, client, id, args, denied, context(client));
+    denied.message(&server.commands, id)
+}
+
 /// Logs a denial in the ACL LOG.
 pub fn log_denial(
     server: &Server,
@@ -312,7 +320,15 @@ pub fn log_denial(
         Reason::Command => server.commands.full_name(id).as_bytes().to_vec(),
         _ => args.get(denied.pos).to_vec(),
     };
-    log_entry(server, client, denied.reason, context, object, client.user.clone(), args);
+    log_entry(
+        server,
+        client,
+        denied.reason,
+        context,
+        object,
+        client.user.clone(),
+        args,
+    );
 }
 
 /// Adds one ACL LOG entry for this client.
@@ -349,7 +365,11 @@ pub fn log_entry(
 
 /// The context of a command refused at the gate.
 pub fn context(client: &Client) -> log::Context {
-    if client.multi.is_some() { "multi" } else { "toplevel" }
+    if client.multi.is_some() {
+        "multi"
+    } else {
+        "toplevel"
+    }
 }
 
 /// Redis's reply to a remote client refused by protected mode.
@@ -357,6 +377,10 @@ pub const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected
 
 /// Protected mode: with `protected-mode yes` and no password on the default
 /// user, only loopback clients may connect.
-pub fn protected_mode_refuses(server: &Server, protected_mode: bool, peer: std::net::SocketAddr) -> bool {
+pub fn protected_mode_refuses(
+    server: &Server,
+    protected_mode: bool,
+    peer: std::net::SocketAddr,
+) -> bool {
     protected_mode && !peer.ip().to_canonical().is_loopback() && server.acl.default_nopass()
 }

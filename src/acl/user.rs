@@ -172,7 +172,7 @@ impl User {
 
     /// `+@cat` / `-@cat` over every command and subcommand in the category.
     fn change_category(&mut self, table: &CommandTable, category: u64, allow: bool) {
-        for (_, id, spec) in visible(table) {
+        for (_, id, spec) in original_commands(table) {
             if spec.acl_categories() & category != 0 {
                 self.change_perm(table, id, allow);
             }
@@ -306,11 +306,10 @@ impl User {
                 } else {
                     parse_hex(rest).ok_or(BAD_HASH)?
                 };
-                let at = self
-                    .passwords
-                    .iter()
-                    .position(|p| *p == digest)
-                    .ok_or("The password you are trying to remove from the user does not exist")?;
+                let at =
+                    self.passwords.iter().position(|p| *p == digest).ok_or(
+                        "The password you are trying to remove from the user does not exist",
+                    )?;
                 self.passwords.remove(at);
             }
             b'~' | b'%' => {
@@ -375,14 +374,19 @@ impl User {
     }
 
     /// `+cmd`, `-cmd`, `+container|sub`, `-container|sub`, `+cmd|firstarg`.
-    fn command_rule(&mut self, rule: &[u8], allow: bool, table: &CommandTable) -> Result<(), RuleError> {
+    fn command_rule(
+        &mut self,
+        rule: &[u8],
+        allow: bool,
+        table: &CommandTable,
+    ) -> Result<(), RuleError> {
         let Some(bar) = rule.iter().position(|&c| c == b'|') else {
-            let (id, _) = table.get(rule).ok_or(UNKNOWN_COMMAND)?;
+            let id = original(table, rule).ok_or(UNKNOWN_COMMAND)?;
             self.change_perm(table, id, allow);
             return Ok(());
         };
         let (name, sub) = (&rule[..bar], &rule[bar + 1..]);
-        let (id, _) = table.get(name).ok_or(UNKNOWN_COMMAND)?;
+        let id = original(table, name).ok_or(UNKNOWN_COMMAND)?;
         if sub.contains(&b'|') {
             return Err(UNKNOWN_COMMAND);
         }
@@ -483,7 +487,7 @@ impl User {
             rules.push_str(name);
             applied[j] = true;
         }
-        for (_, id, _) in visible(table) {
+        for (_, id, _) in original_commands(table) {
             self.describe_single(table, &mut fake, id, &mut rules);
             for sub in table.subcommand_ids(id) {
                 self.describe_single(table, &mut fake, sub, &mut rules);
@@ -492,7 +496,13 @@ impl User {
         rules
     }
 
-    fn describe_single(&self, table: &CommandTable, fake: &mut User, id: usize, rules: &mut String) {
+    fn describe_single(
+        &self,
+        table: &CommandTable,
+        fake: &mut User,
+        id: usize,
+        rules: &mut String,
+    ) {
         let bit = self.bit(id);
         if bit != fake.bit(id) {
             rules.push_str(if bit { " +" } else { " -" });
@@ -512,9 +522,13 @@ impl User {
 
     fn count_category(&self, table: &CommandTable, category: u64) -> (usize, usize) {
         let (mut on, mut off) = (0, 0);
-        for (_, id, spec) in visible(table) {
-            let ids = std::iter::once((id, spec))
-                .chain(table.subcommand_ids(id).into_iter().map(|s| (s, table.spec(s))));
+        for (_, id, spec) in original_commands(table) {
+            let ids = std::iter::once((id, spec)).chain(
+                table
+                    .subcommand_ids(id)
+                    .into_iter()
+                    .map(|s| (s, table.spec(s))),
+            );
             for (id, spec) in ids {
                 if spec.acl_categories() & category != 0 {
                     if self.bit(id) {
@@ -563,8 +577,7 @@ impl User {
     }
 }
 
-const BAD_HASH: RuleError =
-    "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters";
+const BAD_HASH: RuleError = "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters";
 
 fn pattern_text(p: &KeyPattern) -> String {
     let prefix = match p.flags {
@@ -583,12 +596,22 @@ pub fn category_bit(name: &[u8]) -> Option<u64> {
         .map(|&(bit, _)| bit)
 }
 
-/// Top-level commands in id order (renamed-away ones excluded, as Redis
-/// applies categories to its live command table).
-pub fn visible(table: &CommandTable) -> Vec<(&[u8], usize, &'static CommandSpec)> {
-    let mut all: Vec<_> = table.top_level().collect();
-    all.sort_unstable_by_key(|&(_, id, _)| id);
-    all
+/// Top-level commands in id order under their original names: ACL rules,
+/// categories and ACL CAT ignore `rename-command`, as in Redis.
+pub fn original_commands(table: &CommandTable) -> Vec<(&str, usize, &'static CommandSpec)> {
+    (0..table.ids())
+        .map(|id| (table.full_name(id), id))
+        .filter(|(name, _)| !name.contains('|'))
+        .map(|(name, id)| (name, id, table.spec(id)))
+        .collect()
+}
+
+/// A top-level command by its original name.
+fn original(table: &CommandTable, name: &[u8]) -> Option<usize> {
+    original_commands(table)
+        .into_iter()
+        .find(|(n, _, _)| n.as_bytes().eq_ignore_ascii_case(name))
+        .map(|(_, id, _)| id)
 }
 
 #[cfg(test)]

@@ -20,20 +20,96 @@ const fn sub(
 }
 
 static SUBCOMMANDS: &[CommandSpec] = &[
-    sub("cat", -2, PLAIN, cat, "Lists the ACL categories, or the commands inside a category."),
-    sub("deluser", -3, ADMIN_FLAGS, deluser, "Deletes ACL users, and terminates their connections."),
-    sub("dryrun", -4, ADMIN_FLAGS, dryrun, "Simulates the execution of a command by a user, without executing the command.")
-        .doc("server", "7.0.0", "Simulates the execution of a command by a user, without executing the command."),
-    sub("genpass", -2, PLAIN, genpass, "Generates a pseudorandom, secure password that can be used to identify ACL users."),
-    sub("getuser", 3, ADMIN_FLAGS, getuser, "Lists the ACL rules of a user."),
-    sub("list", 2, ADMIN_FLAGS, list, "Dumps the effective rules in ACL file format."),
-    sub("load", 2, ADMIN_FLAGS, load, "Reloads the rules from the configured ACL file."),
-    sub("log", -2, ADMIN_FLAGS, log, "Lists recent security events generated due to ACL rules."),
-    sub("save", 2, ADMIN_FLAGS, save, "Saves the effective ACL rules in the configured ACL file."),
-    sub("setuser", -3, ADMIN_FLAGS, setuser, "Creates and modifies an ACL user and its rules."),
+    sub(
+        "cat",
+        -2,
+        PLAIN,
+        cat,
+        "Lists the ACL categories, or the commands inside a category.",
+    ),
+    sub(
+        "deluser",
+        -3,
+        ADMIN_FLAGS,
+        deluser,
+        "Deletes ACL users, and terminates their connections.",
+    ),
+    sub(
+        "dryrun",
+        -4,
+        ADMIN_FLAGS,
+        dryrun,
+        "Simulates the execution of a command by a user, without executing the command.",
+    )
+    .doc(
+        "server",
+        "7.0.0",
+        "Simulates the execution of a command by a user, without executing the command.",
+    ),
+    sub(
+        "genpass",
+        -2,
+        PLAIN,
+        genpass,
+        "Generates a pseudorandom, secure password that can be used to identify ACL users.",
+    ),
+    sub(
+        "getuser",
+        3,
+        ADMIN_FLAGS,
+        getuser,
+        "Lists the ACL rules of a user.",
+    ),
+    sub(
+        "list",
+        2,
+        ADMIN_FLAGS,
+        list,
+        "Dumps the effective rules in ACL file format.",
+    ),
+    sub(
+        "load",
+        2,
+        ADMIN_FLAGS,
+        load,
+        "Reloads the rules from the configured ACL file.",
+    ),
+    sub(
+        "log",
+        -2,
+        ADMIN_FLAGS,
+        log,
+        "Lists recent security events generated due to ACL rules.",
+    ),
+    sub(
+        "save",
+        2,
+        ADMIN_FLAGS,
+        save,
+        "Saves the effective ACL rules in the configured ACL file.",
+    ),
+    sub(
+        "setuser",
+        -3,
+        ADMIN_FLAGS,
+        setuser,
+        "Creates and modifies an ACL user and its rules.",
+    ),
     sub("users", 2, ADMIN_FLAGS, users, "Lists all ACL users."),
-    sub("whoami", 2, PLAIN, whoami, "Returns the authenticated username of the current connection."),
-    sub("help", 2, LOADING | STALE, help, "Returns helpful text about the different subcommands."),
+    sub(
+        "whoami",
+        2,
+        PLAIN,
+        whoami,
+        "Returns the authenticated username of the current connection.",
+    ),
+    sub(
+        "help",
+        2,
+        LOADING | STALE,
+        help,
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container("acl", -2, SUBCOMMANDS).doc(
@@ -82,7 +158,7 @@ fn cat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     })?;
     let table = &ctx.server.commands;
     let mut names = Vec::new();
-    for (_, id, spec) in acl::user::visible(table) {
+    for (_, id, spec) in acl::user::original_commands(table) {
         if spec.acl_categories() & bit != 0 {
             names.push(table.full_name(id).to_string());
         }
@@ -265,7 +341,12 @@ fn whoami(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 fn aclfile(ctx: &Ctx) -> Result<String, CmdError> {
-    let path = ctx.server.config.read().value("aclfile").unwrap_or_default();
+    let path = ctx
+        .server
+        .config
+        .read()
+        .value("aclfile")
+        .unwrap_or_default();
     if path.is_empty() {
         return Err(CmdError::Msg(NO_ACLFILE));
     }
@@ -363,7 +444,9 @@ mod tests {
     fn setuser_getuser_and_denials() {
         let mut t = TestClient::new();
         assert_eq!(
-            t.run(&["ACL", "SETUSER", "app", "on", ">pw", "~cache:*", "+get", "+set"]),
+            t.run(&[
+                "ACL", "SETUSER", "app", "on", ">pw", "~cache:*", "+get", "+set"
+            ]),
             "+OK\r\n"
         );
         assert_eq!(
@@ -371,7 +454,10 @@ mod tests {
             "*2\r\n$116\r\nuser app on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~cache:* resetchannels -@all +get +set\r\n$34\r\nuser default on nopass ~* &* +@all\r\n"
         );
         assert_eq!(t.run(&["AUTH", "app", "pw"]), "+OK\r\n");
-        assert_eq!(t.run(&["ACL", "WHOAMI"]), "-NOPERM this user has no permissions to run the 'acl|whoami' command\r\n");
+        assert_eq!(
+            t.run(&["ACL", "WHOAMI"]),
+            "-NOPERM this user has no permissions to run the 'acl|whoami' command\r\n"
+        );
         assert_eq!(t.run(&["SET", "cache:1", "v"]), "+OK\r\n");
         assert_eq!(
             t.run(&["GET", "other"]),
@@ -380,6 +466,9 @@ mod tests {
         assert_eq!(t.run(&["AUTH", "default", "x"]), "+OK\r\n");
         let log = t.run(&["ACL", "LOG"]);
         assert!(log.starts_with("*2\r\n"), "{log}");
-        assert!(log.contains("$3\r\nkey\r\n") && log.contains("$5\r\nother\r\n"), "{log}");
+        assert!(
+            log.contains("$3\r\nkey\r\n") && log.contains("$5\r\nother\r\n"),
+            "{log}"
+        );
     }
 }

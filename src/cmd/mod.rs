@@ -145,10 +145,8 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
         return;
     }
     if let Err(denied) = crate::acl::check(server, client, id, spec, args) {
-        client.handle.touch(id);
-        let context = crate::acl::context(client);
-        crate::acl::log_denial(server, client, id, args, denied, context);
-        reject(server, client, id, out, &denied.message(&server.commands, id));
+        let msg = crate::acl::refuse(server, client, id, args, denied);
+        reject(server, client, id, out, &msg);
         return;
     }
     if client.in_resp2_pubsub()

@@ -53,7 +53,11 @@ fn allowed(ctx: &Ctx) -> CmdResult {
         "local" => ctx.client.handle.addr.ip().to_canonical().is_loopback(),
         _ => false,
     };
-    if ok { Ok(()) } else { Err(CmdError::Msg(NOT_ALLOWED)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(CmdError::Msg(NOT_ALLOWED))
+    }
 }
 
 fn list(ctx: &mut Ctx, _args: &Args) -> CmdResult {
