@@ -80,6 +80,35 @@ impl Denied {
     }
 }
 
+impl Denied {
+    /// The reason in a script's error: `ERR The user executing the script ...`.
+    pub fn script_message(&self) -> &'static str {
+        match self.reason {
+            Reason::Command => {
+                "ERR The user executing the script can't run this command or subcommand"
+            }
+            Reason::Key => {
+                "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
+            }
+            _ => {
+                "ERR The user executing the script can't publish to the channel mentioned in the command"
+            }
+        }
+    }
+
+    /// The reason EXEC gives for a queued command the ACL now denies.
+    pub fn exec_message(&self) -> String {
+        let reason = match self.reason {
+            Reason::Command => "no permission to execute the command or subcommand",
+            Reason::Key => "no permission to touch the specified keys",
+            _ => "no permission to access one of the channels used as arguments",
+        };
+        format!(
+            "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"
+        )
+    }
+}
+
 /// `acl-pubsub-default allchannels`: new users may use every channel.
 pub fn pubsub_default_all(config: &Config) -> bool {
     config.value("acl-pubsub-default").as_deref() == Some("allchannels")
