@@ -373,6 +373,34 @@ fn aclfile_loads_saves_and_reloads() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn acl_load_errors_match_redis() {
+    let dir = temp_dir("load-errors");
+    let path = dir.join("users.acl");
+    let file = path.to_str().unwrap();
+    std::fs::write(&path, "user eve on nopass +get\n").unwrap();
+    let ours = ServerProcess::ferrokv(&["--aclfile", file]);
+    let Some(redis) = ServerProcess::redis_with(&["--aclfile", file]) else {
+        return;
+    };
+    let (mut a, mut b) = (ours.connect(), redis.connect());
+    let list: &[&[&str]] = &[&["ACL", "LIST"]];
+    let load: &[&[&str]] = &[&["ACL", "LOAD"], &["ACL", "LIST"]];
+    same_replies(&mut a, &mut b, list);
+    for content in [
+        "user a on #abc\nuser b allkeys ~x\nuser c on foo\nuser d on <nopw\nuser e on +get|x|y\n",
+        "bogus\nuser x\n",
+        "user a on\nuser a off\n",
+        "user default on nopass ~* &* +@all\nuser eve on nopass resetchannels -@all +get\n",
+    ] {
+        std::fs::write(&path, content).unwrap();
+        same_replies(&mut a, &mut b, load);
+    }
+    std::fs::remove_file(&path).unwrap();
+    same_replies(&mut a, &mut b, load);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Runs the binary with `args` until it exits (bounded), returning its
 /// status and standard error.
 fn run_to_exit(args: &[&str]) -> (std::process::ExitStatus, String) {

@@ -101,7 +101,14 @@ fn parse(
         let mut user = User::new(&words[1], table, all_channels);
         for rule in &words[2..] {
             if let Err(why) = user.apply(rule.as_bytes(), table, all_channels) {
-                errors.push_str(&format!("{path}:{line_no}: {why}. "));
+                // Redis names the rule only for unknown commands and categories.
+                if why == super::user::UNKNOWN_COMMAND {
+                    errors.push_str(&format!(
+                        "{path}:{line_no}: Error in applying operation '{rule}': {why}. "
+                    ));
+                } else {
+                    errors.push_str(&format!("{path}:{line_no}: {why}. "));
+                }
                 break;
             }
         }
@@ -177,7 +184,7 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains("f:2: Unknown command or category name in ACL. "),
+            err.contains("f:2: Error in applying operation '+nosuch': Unknown command or category name in ACL. "),
             "{err}"
         );
     }
