@@ -237,21 +237,24 @@ fn set_password(user: &mut User, password: Option<&[u8]>, table: &CommandTable) 
     }
 }
 
-/// The client's user, refreshed from the registry when it changed.
-pub fn current_user(server: &Server, client: &mut Client) -> Arc<User> {
+/// The client's user, refreshed from the registry when it changed. Borrowed,
+/// not cloned: every default-user client sharing one reference count would
+/// make all cores write the same cache line on every command.
+pub fn current_user<'c>(server: &Server, client: &'c mut Client) -> &'c User {
     let generation = server.acl.generation();
-    if let Some((g, user)) = &client.acl_user
-        && *g == generation
-    {
-        return user.clone();
+    let stale = client
+        .acl_user
+        .as_ref()
+        .is_none_or(|(g, _)| *g != generation);
+    if stale {
+        // A deleted user's clients are closed; until then they may run nothing.
+        let user = server
+            .acl
+            .get(&client.user)
+            .unwrap_or_else(|| Arc::new(User::new(&client.user, &server.commands, false)));
+        client.acl_user = Some((generation, user));
     }
-    // A deleted user's clients are closed; until then they may run nothing.
-    let user = server
-        .acl
-        .get(&client.user)
-        .unwrap_or_else(|| Arc::new(User::new(&client.user, &server.commands, false)));
-    client.acl_user = Some((generation, user.clone()));
-    user
+    &client.acl_user.as_ref().expect("just refreshed").1
 }
 
 /// The gate's ACL check: command rules, then keys, then channels.
