@@ -440,6 +440,42 @@ fn help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 mod tests {
     use crate::testkit::TestClient;
 
+    /// lookup → arity → NOAUTH → ACL, as Redis orders them.
+    #[test]
+    fn gate_order() {
+        let mut t = TestClient::new();
+        t.run(&["ACL", "SETUSER", "u", "on", ">pw", "+get"]);
+        t.run(&["CONFIG", "SET", "requirepass", "root"]);
+        let mut u = TestClient::on(t.server.clone());
+        assert!(
+            u.run(&["NOSUCH"])
+                .starts_with("-ERR unknown command 'NOSUCH'")
+        );
+        assert_eq!(
+            u.run(&["SET", "k"]),
+            "-ERR wrong number of arguments for 'set' command\r\n"
+        );
+        assert_eq!(
+            u.run(&["SET", "k", "v"]),
+            "-NOAUTH Authentication required.\r\n"
+        );
+        assert_eq!(u.run(&["AUTH", "u", "pw"]), "+OK\r\n");
+        assert_eq!(
+            u.run(&["SET", "k", "v"]),
+            "-NOPERM this user has no permissions to run the 'set' command\r\n"
+        );
+        assert_eq!(
+            u.run(&["GET", "k"]),
+            "-NOPERM this user has no permissions to access one of the keys used as arguments\r\n"
+        );
+        assert_eq!(
+            u.run(&["PING"]),
+            "-NOPERM this user has no permissions to run the 'ping' command\r\n"
+        );
+        // NO_AUTH commands stay allowed whatever the rules.
+        assert_eq!(u.run(&["AUTH", "u", "pw"]), "+OK\r\n");
+    }
+
     #[test]
     fn setuser_getuser_and_denials() {
         let mut t = TestClient::new();
