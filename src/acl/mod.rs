@@ -171,13 +171,24 @@ impl Acl {
         self.get("default").is_some_and(|u| u.nopass)
     }
 
-    /// Replaces or adds users and bumps the generation.
-    pub fn store(&self, changed: Vec<User>) {
+    /// Changes one user (created by `create` when missing) under the write
+    /// lock, so concurrent ACL SETUSERs apply one after the other as in Redis.
+    /// Nothing changes when `change` fails.
+    pub fn modify<E>(
+        &self,
+        name: &str,
+        create: impl FnOnce() -> User,
+        change: impl FnOnce(&mut User) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut users = self.users.write();
-        for user in changed {
-            users.insert(user.name.clone(), Arc::new(user));
-        }
+        let mut user = match users.get(name) {
+            Some(u) => (**u).clone(),
+            None => create(),
+        };
+        change(&mut user)?;
+        users.insert(name.to_string(), Arc::new(user));
         self.generation.fetch_add(1, Relaxed);
+        Ok(())
     }
 
     /// Replaces every user (ACL LOAD).
@@ -211,11 +222,14 @@ impl Acl {
             return;
         }
         *applied = config.requirepass.clone();
-        if let Some(current) = self.get("default") {
-            let mut user = (*current).clone();
-            set_password(&mut user, config.requirepass.as_deref(), table);
-            self.store(vec![user]);
-        }
+        let _ = self.modify::<()>(
+            "default",
+            || User::default_user(table),
+            |user| {
+                set_password(user, config.requirepass.as_deref(), table);
+                Ok(())
+            },
+        );
     }
 
     pub fn add_log(&self, entry: log::Entry, max_len: usize) {

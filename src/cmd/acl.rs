@@ -181,19 +181,21 @@ fn setuser(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let name = valid_username(args.get(2))?;
     let table = &ctx.server.commands;
     let all_channels = acl::pubsub_default_all(&ctx.server.config.read());
-    let mut user = match ctx.server.acl.get(&name) {
-        Some(u) => (*u).clone(),
-        None => User::new(&name, table, all_channels),
-    };
-    for rule in args.iter().skip(3) {
-        user.apply(rule, table, all_channels).map_err(|why| {
-            CmdError::msg(format!(
-                "ERR Error in ACL SETUSER modifier '{}': {why}",
-                String::from_utf8_lossy(rule)
-            ))
-        })?;
-    }
-    ctx.server.acl.store(vec![user]);
+    ctx.server.acl.modify(
+        &name,
+        || User::new(&name, table, all_channels),
+        |user| {
+            for rule in args.iter().skip(3) {
+                user.apply(rule, table, all_channels).map_err(|why| {
+                    CmdError::msg(format!(
+                        "ERR Error in ACL SETUSER modifier '{}': {why}",
+                        String::from_utf8_lossy(rule)
+                    ))
+                })?;
+            }
+            Ok::<(), CmdError>(())
+        },
+    )?;
     ctx.out.ok();
     Ok(())
 }
