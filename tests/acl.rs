@@ -602,7 +602,7 @@ impl Drop for FromFile {
 }
 
 impl FromFile {
-    /// Starts `program file` and waits (bounded) until it answers, NOAUTH included.
+    /// Starts `program file` and waits (bounded) until it answers (NOAUTH counts).
     fn start(program: &str, file: &Path, port: u16, env: &[(&str, &str)]) -> FromFile {
         let child = Command::new(program)
             .arg(file)
@@ -622,7 +622,8 @@ impl FromFile {
                 "{program} exited"
             );
             if let Ok(mut conn) = Conn::try_connect(port, Duration::from_millis(500)) {
-                if conn.cmd_text(&["PING"]).starts_with("-NOAUTH") {
+                let reply = conn.cmd_text(&["PING"]);
+                if reply.starts_with("-NOAUTH") || reply == "+PONG\r\n" {
                     return server;
                 }
             }
@@ -746,5 +747,56 @@ fn hardened_profile_disables_dangerous_commands_and_limits_the_app() {
     assert_eq!(text(&mut conn, &["AUTH", PLACEHOLDER]), WRONGPASS);
     assert_eq!(text(&mut conn, &["AUTH", "real-secret"]), "+OK\r\n");
     drop(ours);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn config_rewrite_writes_the_live_users_like_redis() {
+    let dir = temp_dir("rewrite");
+    let mut user_lines = Vec::new();
+    let programs: Vec<&str> = if redis_available() {
+        vec![env!("CARGO_BIN_EXE_ferrokv"), "redis-server"]
+    } else {
+        vec![env!("CARGO_BIN_EXE_ferrokv")]
+    };
+    for program in programs {
+        let port = free_port();
+        let path = dir.join(format!("{port}.conf"));
+        std::fs::write(
+            &path,
+            format!("port {port}\nbind 127.0.0.1\nsave \"\"\nuser app on >pw ~app:* +@all\nuser old on nopass\n"),
+        )
+        .unwrap();
+        let server = FromFile::start(program, &path, port, &[]);
+        let mut conn = server.connect();
+        for (args, expected) in [
+            (
+                &["ACL", "SETUSER", "bob", "on", ">x", "~b:*", "-@all", "+get"][..],
+                "+OK\r\n",
+            ),
+            (&["ACL", "DELUSER", "old"][..], ":1\r\n"),
+            (&["CONFIG", "REWRITE"][..], "+OK\r\n"),
+        ] {
+            assert_eq!(text(&mut conn, args), expected, "{program} {args:?}");
+        }
+        let written = std::fs::read_to_string(&path).unwrap();
+        let users: Vec<String> = written
+            .lines()
+            .filter(|l| l.starts_with("user "))
+            .map(String::from)
+            .collect();
+        user_lines.push(users);
+    }
+    assert_eq!(
+        user_lines[0],
+        [
+            "user app on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~app:* resetchannels +@all",
+            "user bob on #2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 ~b:* resetchannels -@all +get",
+            "user default on nopass ~* &* +@all",
+        ]
+    );
+    if let [ours, redis] = &user_lines[..] {
+        assert_eq!(ours, redis);
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
