@@ -376,7 +376,7 @@ struct KillFilter {
 }
 
 impl KillFilter {
-    fn parse(args: &Args) -> Result<Self, CmdError> {
+    fn parse(args: &Args, acl: &crate::acl::Acl) -> Result<Self, CmdError> {
         if args.len() % 2 != 0 {
             return Err(CmdError::Syntax);
         }
@@ -394,8 +394,7 @@ impl KillFilter {
             } else if args.is(i, "type") {
                 filter.kind = Some(parse_kind(value)?);
             } else if args.is(i, "user") {
-                // Only the default user exists.
-                if value != b"default" {
+                if acl.get(&String::from_utf8_lossy(value)).is_none() {
                     return Err(CmdError::msg(format!(
                         "ERR No such user '{}'",
                         String::from_utf8_lossy(value)
@@ -450,7 +449,7 @@ fn kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    let filter = KillFilter::parse(args)?;
+    let filter = KillFilter::parse(args, &ctx.server.acl)?;
     let mut killed = 0;
     for handle in ctx.server.clients.all() {
         if filter.matches(&handle, caller) {
