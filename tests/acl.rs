@@ -452,6 +452,15 @@ fn aclfile_and_user_lines_together_refuse_to_start() {
         err.contains("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid."),
         "{err}"
     );
+    let missing = dir.join("missing.acl");
+    let (status, err) = run_to_exit(&["--port", &port, "--aclfile", missing.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(
+        err.contains(
+            "Aborting Redis startup because of ACL errors: Error loading ACLs, opening file"
+        ),
+        "{err}"
+    );
     let (status, err) = run_to_exit(&["--port", &port, "--user", "app", "+nosuch"]);
     assert!(!status.success());
     assert!(

@@ -138,7 +138,8 @@ impl Acl {
             )?;
         }
         if !aclfile.is_empty() {
-            users = file::load(&aclfile, users, table, all_channels)?;
+            users = file::load(&aclfile, users, table, all_channels)
+                .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
         }
         Ok(Acl {
             users: RwLock::new(users.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()),
