@@ -284,18 +284,11 @@ pub fn check(
     if user.unrestricted() {
         return Ok(());
     }
-    check_user(&user, &server.commands, id, spec, args)
+    check_user(user, id, spec, args)
 }
 
 /// What `user` may do with this command: the gate and ACL DRYRUN.
-pub fn check_user(
-    user: &User,
-    table: &CommandTable,
-    id: usize,
-    spec: &CommandSpec,
-    args: &Args,
-) -> Result<(), Denied> {
-    let _ = table;
+pub fn check_user(user: &User, id: usize, spec: &CommandSpec, args: &Args) -> Result<(), Denied> {
     if !user.may_run(id, spec, args.get_opt(1)) {
         return Err(Denied {
             reason: Reason::Command,

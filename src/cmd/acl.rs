@@ -256,7 +256,7 @@ fn dryrun(ctx: &mut Ctx, args: &Args) -> CmdResult {
             table.full_name(id)
         )));
     }
-    match acl::check_user(&user, table, id, spec, &command) {
+    match acl::check_user(&user, id, spec, &command) {
         Ok(()) => ctx.out.ok(),
         Err(denied) => ctx
             .out
