@@ -68,7 +68,6 @@ pub fn rewrite_text(config: &Config, old: &str) -> String {
     for i in old_users {
         lines[i] = new_users.next().unwrap_or_default();
     }
-    appended.extend(new_users);
     for directive in DIRECTIVES {
         let value = config.get(directive);
         let changed = value != directive.default;
@@ -82,6 +81,8 @@ pub fn rewrite_text(config: &Config, old: &str) -> String {
         }
         appended.extend(new_lines);
     }
+    // Users not in the file yet go last, as in Redis (the default user too).
+    appended.extend(new_users);
     if !appended.is_empty() {
         // A blank line sets the new block apart, then the signature once.
         if lines.last().is_some_and(|l| !l.is_empty()) {
