@@ -6,7 +6,7 @@
 //! server::run          listener (SO_REUSEADDR), one tokio task per connection
 //!   server::conn       read what arrived → run every complete request → one write
 //!     protocol::parse  RESP multibulk / inline → argument spans, Redis's protocol errors
-//!     cmd::execute     the gate: table lookup → arity → auth → lock keys → handler → stats
+//!     cmd::execute     the gate: table lookup → arity → auth → ACL → lock keys → handler → stats
 //!       cmd::table     one declarative CommandSpec per command (flags, keys, ACL, docs)
 //!       cmd::<family>  string, keyspace, connection, server... plain sync handlers
 //!         db::Db       the locked view of the sharded keyspace (expiry, stats)
@@ -21,6 +21,7 @@
 //! command, multi-key ones included, is atomic and isolated, and independent
 //! keys proceed in parallel. Whole-keyspace commands lock every shard.
 
+pub mod acl;
 pub mod alloc;
 pub mod aof;
 pub mod cmd;

@@ -7,6 +7,7 @@
 //! touch the socket. That is what lets EXEC and scripts call them under one
 //! critical section.
 
+pub mod acl;
 pub mod args;
 pub mod parse;
 pub mod spec;
@@ -23,6 +24,7 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
+pub mod module;
 pub mod multi;
 pub mod pubsub;
 pub mod scripting;
@@ -157,7 +159,12 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
         reject(server, client, id, out, &msg);
         return;
     }
-    // While the AOF loads, only `loading` commands run (one atomic load).
+    if let Err(denied) = crate::acl::check(server, client, id, spec, args) {
+        let msg = crate::acl::refuse(server, client, id, args, denied);
+        reject(server, client, id, out, &msg);
+        return;
+    }
+    // While the dataset loads, only `loading` commands run (one atomic load).
     if server.keyspace.aof.loading() && spec.flags & flag::LOADING == 0 {
         reject(server, client, id, out, crate::aof::LOADING_ERROR);
         return;

@@ -175,6 +175,12 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let previous = std::mem::replace(&mut client.running, Running::Exec);
     for (id, args) in &txn.queued {
         let spec = server.commands.spec(*id);
+        // The user's rules may have changed since the command was queued.
+        if let Err(denied) = crate::acl::check(server, client, *id, spec, &args.view()) {
+            crate::acl::log_denial(server, client, *id, &args.view(), denied, "multi");
+            out.error(&denied.exec_message());
+            continue;
+        }
         super::call_held(
             server,
             client,

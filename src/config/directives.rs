@@ -197,9 +197,10 @@ pub static DIRECTIVES: &[Directive] = &[
         "acl-pubsub-default",
         Enum(&["allchannels", "resetchannels"]),
         "resetchannels",
-    ),
-    d("aclfile", Str, "").immutable(),
-    d("acllog-max-len", Int(0, I64), "128"),
+    )
+    .implemented(),
+    d("aclfile", Str, "").immutable().implemented(),
+    d("acllog-max-len", Int(0, I64), "128").implemented(),
     d("active-defrag-cycle-max", Int(1, 99), "25"),
     d("active-defrag-cycle-min", Int(1, 99), "1"),
     d("active-defrag-ignore-bytes", Memory(1, I64), "104857600"),
@@ -284,7 +285,9 @@ pub static DIRECTIVES: &[Directive] = &[
         .immutable()
         .field(field!(databases, num))
         .implemented(),
-    d("dbfilename", Str, "dump.rdb").field(field!(dbfilename, text)),
+    d("dbfilename", Str, "dump.rdb")
+        .protected()
+        .field(field!(dbfilename, text)),
     d("dir", Str, ".")
         .protected()
         .field(field!(dir, text))
@@ -295,8 +298,12 @@ pub static DIRECTIVES: &[Directive] = &[
         .immutable()
         .field(field!(enable_debug_command, text))
         .implemented(),
-    d("enable-module-command", Enum(NO_YES_LOCAL), "no").immutable(),
-    d("enable-protected-configs", Enum(NO_YES_LOCAL), "no").immutable(),
+    d("enable-module-command", Enum(NO_YES_LOCAL), "no")
+        .immutable()
+        .implemented(),
+    d("enable-protected-configs", Enum(NO_YES_LOCAL), "no")
+        .immutable()
+        .implemented(),
     d("hash-max-listpack-entries", Int(0, I64), "512")
         .alias("hash-max-ziplist-entries")
         .field(field!(hash_max_listpack_entries, num))

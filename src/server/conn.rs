@@ -52,14 +52,19 @@ pub async fn serve<S: Stream>(server: Arc<Server>, mut stream: S, addr: SocketAd
     let _ = stream.tcp().set_nodelay(true);
     let local = stream.tcp().local_addr().unwrap_or(addr);
     server.stats.total_connections.fetch_add(1, Relaxed);
-    let (maxclients, needs_auth, keepalive) = {
+    let (maxclients, protected_mode, keepalive) = {
         let config = server.config.read();
         (
             config.maxclients,
-            config.requirepass.is_some(),
+            config.protected_mode,
             config.tcp_keepalive,
         )
     };
+    if crate::acl::protected_mode_refuses(&server, protected_mode, addr) {
+        let _ = stream.write_all(crate::acl::PROTECTED_MODE_DENIED).await;
+        return;
+    }
+    let needs_auth = server.acl.default_needs_auth();
     let Some(handle) = server.clients.try_register(addr, local, maxclients) else {
         server.stats.rejected_connections.fetch_add(1, Relaxed);
         let _ = stream

@@ -32,6 +32,8 @@ pub struct Server {
     pub config: RwLock<Config>,
     pub keyspace: Keyspace,
     pub commands: CommandTable,
+    /// Users, their permissions and the ACL LOG.
+    pub acl: crate::acl::Acl,
     pub stats: Stats,
     /// `maxmemory` and its policy, the eviction pool (see [`crate::db::evict`]).
     pub eviction: crate::db::evict::Eviction,
@@ -56,6 +58,7 @@ impl Server {
     pub fn new(config: Config) -> Result<Arc<Server>, String> {
         let commands = CommandTable::new(&config.renames)
             .map_err(|e| format!("No such command in rename-command: {}", e.0))?;
+        let acl = crate::acl::Acl::new(&commands, &config)?;
         let stats = Stats::new(commands.ids());
         stats.apply_config(&config);
         let keyspace = Keyspace::new(config.databases, shard_count());
@@ -75,6 +78,7 @@ impl Server {
             config: RwLock::new(config),
             keyspace,
             commands,
+            acl,
             stats,
             eviction,
             clients: ClientRegistry::default(),
@@ -106,6 +110,7 @@ impl Server {
             .notify_flags
             .store(notify::flags(&events), Relaxed);
         apply_output_limits(&self.pubsub, &config);
+        self.acl.follow_requirepass(&config, &self.commands);
         self.scripts
             .run
             .set_threshold_ms(busy_threshold_ms(&config));
