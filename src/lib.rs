@@ -23,6 +23,7 @@ pub mod alloc;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod persist;
 pub mod protocol;
 pub mod script;
 pub mod server;

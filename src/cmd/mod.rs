@@ -23,6 +23,7 @@ pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
 pub mod multi;
+pub mod persist;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -160,6 +161,11 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
     }
     // One atomic load when no memory limit is set.
     if server.eviction.maxmemory() != 0 && !evict_or_refuse(server, client, out, id, spec) {
+        return;
+    }
+    // LOADING during the start-up load; MISCONF for writes after a failed BGSAVE.
+    if let Some(msg) = crate::persist::refusal(server, spec.flags) {
+        reject(server, client, id, out, msg);
         return;
     }
     if let Some(txn) = client.multi.as_mut()

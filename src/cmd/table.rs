@@ -24,6 +24,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::pubsub::COMMANDS,
     super::scripting::COMMANDS,
     super::stream::COMMANDS,
+    super::persist::COMMANDS,
 ];
 
 pub fn families() -> &'static [&'static [CommandSpec]] {

@@ -102,6 +102,10 @@ pub struct Keyspace {
     /// Keyspace notification classes on (`notify-keyspace-events`, see
     /// [`notify::flags`]); 0 when off, so recording costs nothing then.
     pub notify_flags: AtomicU32,
+    /// A running snapshot's copy-on-write hook: every shard lock calls
+    /// [`Cow::visit`](crate::persist::snapshot::Cow::visit) (one atomic load
+    /// when no snapshot runs), so a shard is saved before anyone touches it.
+    pub snapshot: crate::persist::snapshot::Cow,
 }
 
 impl Keyspace {
@@ -123,6 +127,7 @@ impl Keyspace {
             blocking: Default::default(),
             watching: AtomicUsize::new(0),
             notify_flags: AtomicU32::new(0),
+            snapshot: crate::persist::snapshot::Cow::new(shards),
         }
     }
 
@@ -165,10 +170,13 @@ impl Keyspace {
     }
 
     fn lock_ids(&self, ids: SmallVec<[u16; 4]>) -> Locked<'_> {
-        let guards = ids
+        let guards: SmallVec<[MutexGuard<'_, Shard>; 4]> = ids
             .iter()
             .map(|&i| self.shards[i as usize].lock())
             .collect();
+        for (&i, guard) in ids.iter().zip(&guards) {
+            self.snapshot.visit(i as usize, guard);
+        }
         Locked {
             keyspace: self,
             ids,
@@ -183,7 +191,11 @@ impl Keyspace {
     /// Locks every shard, in order.
     pub fn lock_all(&self) -> Locked<'_> {
         let ids = (0..self.shards.len() as u16).collect();
-        let guards = self.shards.iter().map(|s| s.lock()).collect();
+        let guards: SmallVec<[MutexGuard<'_, Shard>; 4]> =
+            self.shards.iter().map(|s| s.lock()).collect();
+        for (i, guard) in guards.iter().enumerate() {
+            self.snapshot.visit(i, guard);
+        }
         Locked {
             keyspace: self,
             ids,
@@ -344,6 +356,7 @@ impl<'a> Locked<'a> {
         }
         match self.keyspace.shards[id].try_lock() {
             Some(guard) => {
+                self.keyspace.snapshot.visit(id, &guard);
                 self.ids.push(id as u16);
                 self.guards.push(guard);
                 true

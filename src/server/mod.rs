@@ -45,6 +45,8 @@ pub struct Server {
     pub bound: RwLock<Vec<SocketAddr>>,
     /// The Lua interpreter, its script cache and the running script's state.
     pub scripts: crate::script::Scripts,
+    /// RDB snapshot and loading state (see [`crate::persist`]).
+    pub persist: crate::persist::State,
     shutting_down: AtomicBool,
     shutdown: Notify,
 }
@@ -80,6 +82,7 @@ impl Server {
             run_id,
             bound: RwLock::new(Vec::new()),
             scripts: crate::script::Scripts::with_busy_threshold(busy_ms),
+            persist: Default::default(),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
         });
@@ -202,11 +205,24 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
         server.bound.write().push(addr);
         tracing::info!("Ready to accept connections tcp on {addr}");
     }
+    // Clients connect at once and get LOADING until the snapshot is in.
+    server.persist.loading.store(true, Relaxed);
     for listener in listeners {
         tokio::spawn(accept_loop(server.clone(), listener));
     }
+    let loader = server.clone();
+    let loaded = tokio::task::spawn_blocking(move || crate::persist::load_at_startup(&loader))
+        .await
+        .unwrap_or_else(|e| Err(format!("loading panicked: {e}")));
+    server.persist.loading.store(false, Relaxed);
+    loaded.map_err(std::io::Error::other)?;
     spawn_metrics(&server)?;
     tokio::spawn(cron(server.clone()));
+    tokio::spawn(crate::persist::cron(server.clone()));
+    let saver = server.clone();
+    std::thread::Builder::new()
+        .name("ferrokv-bgsave".into())
+        .spawn(move || crate::persist::run_saver(saver))?;
     tokio::spawn(crate::db::evict::run_background(server.clone()));
     tokio::spawn(signals(server.clone()));
     server.wait_shutdown().await;
@@ -245,9 +261,22 @@ async fn signals(server: Arc<Server>) {
     ) else {
         return;
     };
-    tokio::select! {
-        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-        _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+    loop {
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        }
+        // The final snapshot when save points exist; if it fails, Redis
+        // keeps running rather than lose the data.
+        let saver = server.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            crate::persist::save_for_shutdown(&saver, false, false)
+        })
+        .await
+        .unwrap_or(false);
+        if saved {
+            break;
+        }
     }
     server.request_shutdown();
 }

@@ -22,6 +22,41 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ServerProcess {
     child: Option<Child>,
     pub port: u16,
+    /// The server's own `--dir` (removed on drop), so no test writes a
+    /// dump.rdb into the repository or shares one with another test.
+    scratch: Option<TempDir>,
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "ferrokv-test-{tag}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create test dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn arg(&self) -> String {
+        self.0.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Picks a port the kernel considers free right now. Another process could
@@ -43,23 +78,30 @@ pub fn redis_available() -> bool {
 
 impl ServerProcess {
     /// Starts the ferrokv binary built by cargo with `extra` arguments.
+    /// No save points and a private `--dir` unless `extra` says otherwise.
     pub fn ferrokv(extra: &[&str]) -> ServerProcess {
-        Self::start_with_retries(|port| {
+        let dir = TempDir::new("ferrokv");
+        let mut server = Self::start_with_retries(|port| {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrokv"));
             cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--loglevel", "warning"])
+                .args(["--loglevel", "warning", "--save", "", "--dir", &dir.arg()])
                 .args(extra);
             cmd
-        })
+        });
+        server.scratch = Some(dir);
+        server
     }
 
     /// Starts ferrokv on a given port (restart tests need the same port).
     pub fn ferrokv_on(port: u16, extra: &[&str]) -> Result<ServerProcess, String> {
+        let dir = TempDir::new("ferrokv");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrokv"));
         cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--loglevel", "warning"])
+            .args(["--loglevel", "warning", "--save", "", "--dir", &dir.arg()])
             .args(extra);
-        Self::start(cmd, port)
+        let mut server = Self::start(cmd, port)?;
+        server.scratch = Some(dir);
+        Ok(server)
     }
 
     /// Starts a reference redis-server, or `None` when it is not installed.
@@ -72,14 +114,17 @@ impl ServerProcess {
         if !redis_available() {
             return None;
         }
-        Some(Self::start_with_retries(|port| {
+        let dir = TempDir::new("redis");
+        let mut server = Self::start_with_retries(|port| {
             let mut cmd = Command::new("redis-server");
             cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .args(["--loglevel", "warning"])
+                .args(["--loglevel", "warning", "--dir", &dir.arg()])
                 .args(extra);
             cmd
-        }))
+        });
+        server.scratch = Some(dir);
+        Some(server)
     }
 
     fn start_with_retries(make: impl Fn(u16) -> Command) -> ServerProcess {
@@ -104,6 +149,7 @@ impl ServerProcess {
         let mut server = ServerProcess {
             child: Some(child),
             port,
+            scratch: None,
         };
         server.wait_ready()?;
         Ok(server)
@@ -140,6 +186,11 @@ impl ServerProcess {
             "no PONG on port {} within {READY_TIMEOUT:?}",
             self.port
         ))
+    }
+
+    /// The server's private directory (its `--dir` unless overridden).
+    pub fn dir(&self) -> &Path {
+        self.scratch.as_ref().expect("server has a scratch dir").path()
     }
 
     pub fn pid(&self) -> u32 {

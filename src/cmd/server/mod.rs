@@ -254,7 +254,12 @@ fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         ctx.server.scripts.run.force_kill();
     }
-    // Persistence arrives later; SAVE/NOSAVE/NOW/FORCE are accepted as is.
+    // The final snapshot (SAVE, or save points configured, unless NOSAVE);
+    // when it fails Redis stays up unless FORCE.
+    let force = (1..args.len()).any(|i| args.is(i, "force"));
+    if !crate::persist::save_for_shutdown(ctx.server, save, nosave) && !force {
+        return Err(CmdError::Msg("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
     // Like Redis, no reply: the connection just closes.
     ctx.client.close_after_reply = true;
     ctx.server.request_shutdown();
