@@ -25,7 +25,12 @@ fn pipeline(conn: &mut Conn, commands: &[Vec<Vec<u8>>]) {
         conn.send_raw(&buf);
         for c in chunk {
             let reply = conn.read_reply().expect("reply");
-            assert!(!reply.starts_with(b"-"), "{:?}: {}", c, common::escape(&reply));
+            assert!(
+                !reply.starts_with(b"-"),
+                "{:?}: {}",
+                c,
+                common::escape(&reply)
+            );
         }
     }
 }
@@ -43,20 +48,61 @@ fn populate(conn: &mut Conn) {
         args(&["SET", "str:bigint", "9223372036854775807"]),
         args(&["SET", "str:leadingzero", "007"]),
         args(&["SET", "str:empty", ""]),
-        vec![b"SET".to_vec(), b"str:bin".to_vec(), vec![0, 255, 13, 10, 7]],
-        vec![b"SET".to_vec(), b"str:compressible".to_vec(), b"abcabc".repeat(500)],
+        vec![
+            b"SET".to_vec(),
+            b"str:bin".to_vec(),
+            vec![0, 255, 13, 10, 7],
+        ],
+        vec![
+            b"SET".to_vec(),
+            b"str:compressible".to_vec(),
+            b"abcabc".repeat(500),
+        ],
         vec![
             b"SET".to_vec(),
             b"str:random".to_vec(),
-            (0..3000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(),
+            (0..3000u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
         ],
         args(&["PFADD", "hll:sparse", "a", "b", "c"]),
         args(&["SET", "ttl:far", "v", "PX", "86400000"]),
-        args(&["RPUSH", "list:small", "a", "1", "-2", "300", "70000", "", "x"]),
+        args(&[
+            "RPUSH",
+            "list:small",
+            "a",
+            "1",
+            "-2",
+            "300",
+            "70000",
+            "",
+            "x",
+        ]),
         args(&["HSET", "hash:small", "f1", "v1", "n", "42", "neg", "-1"]),
-        args(&["SADD", "set:ints", "1", "2", "3", "-40000", "9223372036854775807"]),
+        args(&[
+            "SADD",
+            "set:ints",
+            "1",
+            "2",
+            "3",
+            "-40000",
+            "9223372036854775807",
+        ]),
         args(&["SADD", "set:strs", "a", "b", "c"]),
-        args(&["ZADD", "zset:small", "1", "a", "2.5", "b", "-3", "c", "inf", "d", "-inf", "e"]),
+        args(&[
+            "ZADD",
+            "zset:small",
+            "1",
+            "a",
+            "2.5",
+            "b",
+            "-3",
+            "c",
+            "inf",
+            "d",
+            "-inf",
+            "e",
+        ]),
         args(&["ZADD", "zset:small", "1e300", "f", "0.1", "g"]),
         args(&["SELECT", "3"]),
         args(&["SET", "db3:key", "in db 3"]),
@@ -96,7 +142,11 @@ fn export(conn: &mut Conn) -> Vec<String> {
         for key in keys {
             let kind = conn.cmd_text(&[b"TYPE".as_slice(), &key]);
             let pttl = conn.cmd_text(&[b"PTTL".as_slice(), &key]);
-            let ttl = if pttl.starts_with(":-1") { "persistent" } else { "expiring" };
+            let ttl = if pttl.starts_with(":-1") {
+                "persistent"
+            } else {
+                "expiring"
+            };
             let (contents, sort) = match kind.trim() {
                 "+string" => (conn.cmd(&[b"GET".as_slice(), &key]), false),
                 "+list" => (conn.cmd(&[b"LRANGE".as_slice(), &key, b"0", b"-1"]), false),
@@ -147,8 +197,19 @@ fn encodings(conn: &mut Conn, keys: &[&str]) -> Vec<String> {
 }
 
 const ENCODED_KEYS: &[&str] = &[
-    "str:short", "str:int", "str:compressible", "list:small", "list:big", "hash:small",
-    "hash:big", "set:ints", "set:strs", "set:big", "set:bigints", "zset:small", "zset:big",
+    "str:short",
+    "str:int",
+    "str:compressible",
+    "list:small",
+    "list:big",
+    "hash:small",
+    "hash:big",
+    "set:ints",
+    "set:strs",
+    "set:big",
+    "set:bigints",
+    "zset:small",
+    "zset:big",
 ];
 
 fn info_field(conn: &mut Conn, field: &str) -> String {
@@ -241,7 +302,10 @@ fn cross_loading_with_redis_both_ways() {
     if common::on_path("redis-check-rdb") {
         let out = Command::new("redis-check-rdb").arg(&file).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && text.contains("RDB looks OK"), "{text}");
+        assert!(
+            out.status.success() && text.contains("RDB looks OK"),
+            "{text}"
+        );
     }
     let redis2 = ServerProcess::redis_with(&["--dir", &writer.dir().to_string_lossy()]).unwrap();
     let mut r2 = redis2.connect();
@@ -295,7 +359,11 @@ fn corrupted_or_truncated_file_stops_start_up_and_is_kept() {
     std::fs::write(&file, &flipped).unwrap();
     let out = failed_start(dir.path());
     assert!(out.contains("Wrong RDB checksum"), "{out}");
-    assert_eq!(std::fs::read(&file).unwrap(), flipped, "file left untouched");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        flipped,
+        "file left untouched"
+    );
 
     let truncated = &good[..good.len() * 2 / 3];
     std::fs::write(&file, truncated).unwrap();
@@ -349,7 +417,8 @@ fn bgsave_lastsave_and_info() {
     assert_eq!(info_field(&mut conn, "rdb_saves"), "1");
     let schedule = conn.cmd_text(&["BGSAVE", "SCHEDULE"]);
     assert!(
-        schedule == "+Background saving started\r\n" || schedule == "+Background saving scheduled\r\n",
+        schedule == "+Background saving started\r\n"
+            || schedule == "+Background saving scheduled\r\n",
         "{schedule}"
     );
     assert!(wait_until(Duration::from_secs(10), || {
@@ -486,9 +555,12 @@ fn kill_9_during_save_keeps_the_previous_snapshot() {
         // Kill as soon as the temp file exists: mid-write.
         let dir = server.dir().to_path_buf();
         wait_until(Duration::from_secs(5), || {
-            std::fs::read_dir(&dir)
-                .unwrap()
-                .any(|e| e.unwrap().file_name().to_string_lossy().starts_with("temp-"))
+            std::fs::read_dir(&dir).unwrap().any(|e| {
+                e.unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("temp-")
+            })
         });
         server.signal("KILL");
         server.wait_exit(Duration::from_secs(5));
@@ -512,7 +584,14 @@ fn clients_get_loading_until_the_snapshot_is_in() {
 
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrokv"))
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
         .args(["--dir", &dir.to_string_lossy()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -136,7 +136,9 @@ fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Err(CmdError::Msg("ERR Invalid TTL value, must be >= 0"));
     }
     let Some(body) = read::check_payload(args.get(3)) else {
-        return Err(CmdError::Msg("ERR DUMP payload version or checksum are wrong"));
+        return Err(CmdError::Msg(
+            "ERR DUMP payload version or checksum are wrong",
+        ));
     };
     let limits = read::Limits::from_config(&ctx.server.config.read());
     let value =

@@ -82,11 +82,7 @@ pub fn save_points(server: &Server) -> Vec<(u64, u64)> {
 }
 
 fn yes(server: &Server, name: &str) -> bool {
-    server
-        .config
-        .read()
-        .value(name)
-        .is_none_or(|v| v == "yes")
+    server.config.read().value(name).is_none_or(|v| v == "yes")
 }
 
 fn params(server: &Server) -> Params {

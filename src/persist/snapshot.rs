@@ -22,10 +22,10 @@ use parking_lot::Mutex;
 
 use super::rdb::codec;
 use super::rdb::write::{self, Access};
+use crate::db::Keyspace;
 use crate::db::dict::hash_key;
 use crate::db::keyspace::Shard;
 use crate::db::value::{Value, access};
-use crate::db::Keyspace;
 
 /// What every shard's serialisation needs to agree on.
 #[derive(Clone, Copy, Debug)]
@@ -98,7 +98,8 @@ impl Cow {
 
     fn take(&self, id: usize) -> Vec<u8> {
         let bytes = self.job.lock().buffers[id].take().unwrap_or_default();
-        self.buffered.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
+        self.buffered
+            .fetch_sub(bytes.len() as u64, Ordering::Relaxed);
         bytes
     }
 
@@ -136,11 +137,11 @@ pub fn serialize_shard(out: &mut Vec<u8>, shard: &Shard, params: &Params) {
             let meta = match params.access {
                 AccessMode::None => Access::None,
                 AccessMode::Lru => Access::Idle(access::idle_seconds(params.now_ms, entry.access)),
-                AccessMode::Lfu { decay_minutes } => Access::Freq(access::lfu_decayed(
-                    entry.access,
-                    params.now_ms,
-                    decay_minutes,
-                ) as u8),
+                AccessMode::Lfu { decay_minutes } => {
+                    Access::Freq(
+                        access::lfu_decayed(entry.access, params.now_ms, decay_minutes) as u8,
+                    )
+                }
             };
             write::put_key(out, key, &entry.value, expire, meta, params.compress);
         }

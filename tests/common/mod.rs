@@ -35,10 +35,8 @@ impl TempDir {
         use std::sync::atomic::{AtomicU32, Ordering};
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "ferrokv-test-{tag}-{}-{n}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("ferrokv-test-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create test dir");
         TempDir(path)
@@ -190,7 +188,10 @@ impl ServerProcess {
 
     /// The server's private directory (its `--dir` unless overridden).
     pub fn dir(&self) -> &Path {
-        self.scratch.as_ref().expect("server has a scratch dir").path()
+        self.scratch
+            .as_ref()
+            .expect("server has a scratch dir")
+            .path()
     }
 
     pub fn pid(&self) -> u32 {

@@ -402,7 +402,11 @@ fn persistence(server: &Source, out: &mut String) {
         "rdb_last_save_time",
         server.stats.last_save_unix.load(Relaxed),
     );
-    let status = if state.last_bgsave_ok.load(Relaxed) { "ok" } else { "err" };
+    let status = if state.last_bgsave_ok.load(Relaxed) {
+        "ok"
+    } else {
+        "err"
+    };
     field(out, "rdb_last_bgsave_status", status);
     field(
         out,

@@ -381,7 +381,11 @@ pub fn read_listpack(lp: &[u8]) -> Result<Vec<Vec<u8>>> {
             1 + len
         } else if h & 0xE0 == 0xC0 {
             let raw = (((h & 0x1F) as u64) << 8) | *get(p + 1, 1)?.first().unwrap() as u64;
-            let v = if raw >= 1 << 12 { raw as i64 - (1 << 13) } else { raw as i64 };
+            let v = if raw >= 1 << 12 {
+                raw as i64 - (1 << 13)
+            } else {
+                raw as i64
+            };
             int(v, 2)
         } else if h & 0xF0 == 0xE0 {
             let len = (((h & 0x0F) as usize) << 8) | get(p + 1, 1)?[0] as usize;
@@ -394,13 +398,19 @@ pub fn read_listpack(lp: &[u8]) -> Result<Vec<Vec<u8>>> {
                     items.push(get(p + 5, len)?.to_vec());
                     5 + len
                 }
-                0xF1 => int(i16::from_le_bytes(get(p + 1, 2)?.try_into().unwrap()) as i64, 3),
+                0xF1 => int(
+                    i16::from_le_bytes(get(p + 1, 2)?.try_into().unwrap()) as i64,
+                    3,
+                ),
                 0xF2 => {
                     let b = get(p + 1, 3)?;
                     let v = i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8;
                     int(v as i64, 4)
                 }
-                0xF3 => int(i32::from_le_bytes(get(p + 1, 4)?.try_into().unwrap()) as i64, 5),
+                0xF3 => int(
+                    i32::from_le_bytes(get(p + 1, 4)?.try_into().unwrap()) as i64,
+                    5,
+                ),
                 0xF4 => int(i64::from_le_bytes(get(p + 1, 8)?.try_into().unwrap()), 9),
                 _ => return bad("listpack entry encoding"),
             }
@@ -553,8 +563,7 @@ pub fn read_zipmap(zm: &[u8]) -> Result<Vec<Vec<u8>>> {
             }
         }
     };
-    loop {
-        let Some(len) = read_len(&mut p)? else { break };
+    while let Some(len) = read_len(&mut p)? {
         items.push(get(p, len)?.to_vec());
         p += len;
         let Some(len) = read_len(&mut p)? else {
@@ -612,8 +621,19 @@ mod tests {
     #[test]
     fn listpack_round_trip() {
         let items: Vec<&[u8]> = vec![
-            b"0", b"127", b"128", b"-1", b"-4096", b"4095", b"30000", b"-8388608",
-            b"2147483647", b"9223372036854775807", b"-9223372036854775808", b"", b"abc",
+            b"0",
+            b"127",
+            b"128",
+            b"-1",
+            b"-4096",
+            b"4095",
+            b"30000",
+            b"-8388608",
+            b"2147483647",
+            b"9223372036854775807",
+            b"-9223372036854775808",
+            b"",
+            b"abc",
             b"01",
         ];
         let long = vec![b'x'; 5000];

@@ -5,11 +5,11 @@
 
 use super::codec::{self, Error, Result, bad, op, ty};
 use super::write::Access;
+use crate::db::Value;
 use crate::db::hash::{Hash, HashLimits};
 use crate::db::list::List;
 use crate::db::set::Set;
 use crate::db::zset::{self, ZSet};
-use crate::db::Value;
 
 /// The encoding thresholds values are rebuilt under.
 #[derive(Clone, Copy, Debug)]
@@ -80,7 +80,7 @@ impl<'a> Input<'a> {
         })
     }
 
-    pub fn len(&mut self) -> Result<u64> {
+    pub fn length(&mut self) -> Result<u64> {
         match self.len_or_special()? {
             Ok(n) => Ok(n),
             Err(_) => bad("unexpected string encoding where a length was expected"),
@@ -90,7 +90,7 @@ impl<'a> Input<'a> {
     /// A length bounded by what is left of the input (so a corrupt count
     /// cannot make us reserve absurd amounts of memory).
     fn count(&mut self) -> Result<usize> {
-        let n = self.len()?;
+        let n = self.length()?;
         if n > (self.data.len() - self.pos) as u64 {
             return bad("length exceeds the payload");
         }
@@ -117,7 +117,7 @@ impl<'a> Input<'a> {
                         .to_vec()),
                     3 => {
                         let clen = self.count()?;
-                        let len = self.len()? as usize;
+                        let len = self.length()? as usize;
                         let packed = self.take(clen)?;
                         if len > 1 << 32 {
                             return bad("LZF length");
@@ -168,7 +168,9 @@ fn list_from(items: &[Vec<u8>]) -> Result<Value> {
     if items.is_empty() {
         return bad("empty list");
     }
-    Ok(Value::List(items.iter().map(|v| v.as_slice()).collect::<List>()))
+    Ok(Value::List(
+        items.iter().map(|v| v.as_slice()).collect::<List>(),
+    ))
 }
 
 fn hash_from(items: Vec<Vec<u8>>, limits: &Limits) -> Result<Value> {
@@ -243,7 +245,7 @@ pub fn read_value(inp: &mut Input<'_>, kind: u8, limits: &Limits) -> Result<Valu
                     items.extend(codec::read_ziplist(&inp.string()?)?);
                     continue;
                 }
-                let container = inp.len()?;
+                let container = inp.length()?;
                 let blob = inp.string()?;
                 match container {
                     codec::NODE_PLAIN => items.push(blob),
@@ -404,7 +406,7 @@ pub fn read_file(
                 continue;
             }
             op::IDLE => {
-                access = Access::Idle(inp.len()?);
+                access = Access::Idle(inp.length()?);
                 continue;
             }
             op::FREQ => {
@@ -412,7 +414,7 @@ pub fn read_file(
                 continue;
             }
             op::SELECTDB => {
-                let n = inp.len()? as usize;
+                let n = inp.length()? as usize;
                 if n >= databases {
                     return bad(format!(
                         "FATAL: Data file was created with a Redis server configured to handle more than {databases} databases. Exiting"
@@ -422,8 +424,8 @@ pub fn read_file(
                 continue;
             }
             op::RESIZEDB => {
-                inp.len()?;
-                inp.len()?;
+                inp.length()?;
+                inp.length()?;
                 continue;
             }
             op::AUX => {
