@@ -104,6 +104,25 @@ fn populate(conn: &mut Conn) {
             "e",
         ]),
         args(&["ZADD", "zset:small", "1e300", "f", "0.1", "g"]),
+        args(&["XADD", "stream", "1-1", "a", "1", "b", "2"]),
+        args(&["XADD", "stream", "1-2", "a", "3", "b", "4"]),
+        args(&["XADD", "stream", "2-0", "c", "5"]),
+        args(&["XADD", "stream", "3-0", "a", "x", "b", "y"]),
+        args(&["XDEL", "stream", "1-2"]),
+        args(&["XGROUP", "CREATE", "stream", "g1", "0"]),
+        args(&[
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "alice",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "stream",
+            ">",
+        ]),
+        args(&["XGROUP", "CREATE", "stream", "g2", "$"]),
+        args(&["XGROUP", "CREATE", "stream:empty", "g", "$", "MKSTREAM"]),
         args(&["SELECT", "3"]),
         args(&["SET", "db3:key", "in db 3"]),
         args(&["HSET", "db3:hash", "long", &"v".repeat(100)]),
@@ -115,6 +134,7 @@ fn populate(conn: &mut Conn) {
     let mut big_intset = args(&["SADD", "set:bigints"]);
     let mut big_zset = args(&["ZADD", "zset:big"]);
     let mut big_list = args(&["RPUSH", "list:big"]);
+    let mut big_stream = Vec::new();
     for i in 0..1000 {
         big_hash.push(format!("field{i}").into_bytes());
         big_hash.push(format!("value{i}").into_bytes());
@@ -123,9 +143,18 @@ fn populate(conn: &mut Conn) {
         big_zset.push(format!("{}", i as f64 / 7.0).into_bytes());
         big_zset.push(format!("m{i}").into_bytes());
         big_list.push(format!("item-{i}-{}", "x".repeat(i % 50)).into_bytes());
+        let fields = if i % 3 == 0 { "other" } else { "field" };
+        big_stream.push(args(&[
+            "XADD",
+            "stream:big",
+            &format!("{}-{i}", 1000 + i / 10),
+            fields,
+            &i.to_string(),
+        ]));
     }
     big_list.push(vec![b'L'; 20_000]);
     cmds.extend([big_hash, big_set, big_intset, big_zset, big_list]);
+    cmds.extend(big_stream);
     pipeline(conn, &cmds);
 }
 
@@ -156,6 +185,12 @@ fn export(conn: &mut Conn) -> Vec<String> {
                     conn.cmd(&[b"ZRANGE".as_slice(), &key, b"0", b"-1", b"WITHSCORES"]),
                     false,
                 ),
+                "+stream" => {
+                    let mut all = conn.cmd(&[b"XRANGE".as_slice(), &key, b"-", b"+"]);
+                    all.extend(conn.cmd(&[b"XINFO".as_slice(), b"GROUPS", &key]));
+                    all.extend(conn.cmd(&[b"XPENDING".as_slice(), &key, b"g1"]));
+                    (all, false)
+                }
                 other => panic!("unexpected type {other}"),
             };
             let contents = if sort {
@@ -210,6 +245,9 @@ const ENCODED_KEYS: &[&str] = &[
     "set:bigints",
     "zset:small",
     "zset:big",
+    "stream",
+    "stream:big",
+    "stream:empty",
 ];
 
 fn info_field(conn: &mut Conn, field: &str) -> String {

@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::spec::{CommandSpec, acl, flag::*, key1};
 use super::{Args, CmdError, CmdResult, Ctx};
-use crate::db::Value;
 use crate::db::value::access;
 use crate::persist::rdb::codec::Lzf;
 use crate::persist::rdb::{read, write};
@@ -84,9 +83,6 @@ fn dump(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let compress = compression(ctx);
     let payload = match ctx.db.get(args.get(1)) {
         None => None,
-        Some(entry) if matches!(entry.value, Value::Stream(_)) && !write::streams_supported() => {
-            return Err(CmdError::Msg("ERR DUMP of streams is not supported yet"));
-        }
         Some(entry) => Some(write::dump_payload(&entry.value, compress)),
     };
     match payload {

@@ -25,7 +25,7 @@ use super::rdb::write::{self, Access};
 use crate::db::Keyspace;
 use crate::db::dict::hash_key;
 use crate::db::keyspace::Shard;
-use crate::db::value::{Value, access};
+use crate::db::value::access;
 
 /// What every shard's serialisation needs to agree on.
 #[derive(Clone, Copy, Debug)]
@@ -129,9 +129,6 @@ pub fn serialize_shard(out: &mut Vec<u8>, shard: &Shard, params: &Params) {
                 part.expires.get(hash_key(key), key).copied()
             };
             if expire.is_some_and(|when| when <= params.now_ms) {
-                continue;
-            }
-            if matches!(entry.value, Value::Stream(_)) && !write::streams_supported() {
                 continue;
             }
             let meta = match params.access {

@@ -333,6 +333,12 @@ impl ListpackBuilder {
         self.count += 1;
     }
 
+    /// Appends another builder's entries after this one's.
+    pub fn extend(&mut self, other: ListpackBuilder) {
+        self.body.extend_from_slice(&other.body);
+        self.count += other.count;
+    }
+
     /// Bytes the finished listpack would take.
     pub fn byte_len(&self) -> usize {
         self.body.len() + 7

@@ -3,4 +3,5 @@
 
 pub mod codec;
 pub mod read;
+pub mod stream;
 pub mod write;

@@ -17,6 +17,7 @@ pub struct Limits {
     pub hash: HashLimits,
     pub zset: zset::Limits,
     pub max_intset: usize,
+    pub stream: crate::db::stream::NodeLimits,
 }
 
 impl Limits {
@@ -28,6 +29,19 @@ impl Limits {
                 max_value: config.zset_max_listpack_value,
             },
             max_intset: config.set_max_intset_entries,
+            stream: {
+                let number = |name: &str, default: usize| {
+                    config
+                        .value(name)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(default)
+                };
+                let defaults = crate::db::stream::NodeLimits::default();
+                crate::db::stream::NodeLimits {
+                    max_bytes: number("stream-node-max-bytes", defaults.max_bytes),
+                    max_entries: number("stream-node-max-entries", defaults.max_entries),
+                }
+            },
         }
     }
 }
@@ -305,7 +319,9 @@ pub fn read_value(inp: &mut Input<'_>, kind: u8, limits: &Limits) -> Result<Valu
         ty::HASH_ZIPLIST => hash_from(codec::read_ziplist(&inp.string()?)?, limits),
         ty::HASH_LISTPACK => hash_from(codec::read_listpack(&inp.string()?)?, limits),
         ty::STREAM_LISTPACKS | ty::STREAM_LISTPACKS_2 => {
-            bad("streams in RDB files are not supported yet")
+            let v2 = kind == ty::STREAM_LISTPACKS_2;
+            let s = super::stream::read_stream(inp, v2, limits.stream)?;
+            Ok(Value::Stream(Box::new(s)))
         }
         6 | 7 => bad("module values are not supported"),
         other => bad(format!("Unknown RDB encoding type {other}")),

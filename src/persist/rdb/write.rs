@@ -100,8 +100,7 @@ pub fn put_value(out: &mut Vec<u8>, value: &Value, compress: Lzf) {
                 put_double(out, s);
             });
         }
-        // Callers leave streams out until their encoding is written.
-        Value::Stream(_) => unreachable!("streams are not serialised yet"),
+        Value::Stream(s) => super::stream::put_stream(out, s, compress),
     }
 }
 
@@ -172,9 +171,4 @@ pub fn put_select_db(out: &mut Vec<u8>, db: usize, keys: usize, expires: usize) 
     out.push(op::RESIZEDB);
     put_len(out, keys as u64);
     put_len(out, expires as u64);
-}
-
-/// Whether stream values are written (until then snapshots leave them out).
-pub fn streams_supported() -> bool {
-    false
 }
