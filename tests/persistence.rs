@@ -718,3 +718,18 @@ fn bgsave_is_point_in_time_under_writes() {
     );
     eprintln!("snapshot taken after {prefix} of {written} in-order updates");
 }
+
+#[test]
+fn flushall_with_save_points_persists_the_empty_dataset() {
+    let server = ServerProcess::ferrokv(&["--save", "3600 1000"]);
+    let mut conn = server.connect();
+    conn.cmd(&["SET", "k", "v"]);
+    assert_eq!(conn.cmd_text(&["SAVE"]), "+OK\r\n");
+    assert_eq!(conn.cmd_text(&["FLUSHALL"]), "+OK\r\n");
+    assert!(wait_until(Duration::from_secs(10), || {
+        info_field(&mut conn, "rdb_bgsave_in_progress") == "0"
+            && info_field(&mut conn, "rdb_saves") == "2"
+    }));
+    let restarted = ferrokv_in(server.dir(), &[]);
+    assert_eq!(restarted.connect().cmd_text(&["DBSIZE"]), ":0\r\n");
+}

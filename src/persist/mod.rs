@@ -204,6 +204,18 @@ pub fn run_saver(server: std::sync::Arc<Server>) {
     }
 }
 
+/// FLUSHALL with save points: Redis saves the empty dataset right away, so
+/// a restart cannot bring the data back. The caller holds every shard, so
+/// the save runs on the saver thread once it lets go (or after the running one).
+pub fn after_flushall(server: &Server) {
+    if save_points(server).is_empty() {
+        return;
+    }
+    if start_bgsave(server).is_err() {
+        server.persist.bgsave_scheduled.store(true, Relaxed);
+    }
+}
+
 /// The refusal a command gets from persistence, if any: LOADING while the
 /// start-up load runs, MISCONF for writes after a failed background save with `stop-writes-on-bgsave-error yes`.
 pub fn refusal(server: &Server, flags: u32) -> Option<&'static str> {

@@ -196,6 +196,8 @@ fn flushall(ctx: &mut Ctx, args: &Args) -> CmdResult {
     flush_databases(ctx, 0..databases, lazy);
     // Redis counts FLUSHALL itself as one more change.
     ctx.db.add_dirty(1);
+    // With save points, the emptied dataset reaches the disk at once.
+    crate::persist::after_flushall(ctx.server);
     ctx.out.ok();
     Ok(())
 }

@@ -674,6 +674,26 @@ mod tests {
     }
 
     #[test]
+    fn ziplist_and_zipmap_items() {
+        let mut zl = vec![28, 0, 0, 0, 22, 0, 0, 0, 5, 0];
+        zl.extend_from_slice(&[0, 0x01, b'a']); // "a"
+        zl.extend_from_slice(&[3, 0xF6]); // 5, immediate
+        zl.extend_from_slice(&[2, 0xFE, 0xFE]); // -2, int8
+        zl.extend_from_slice(&[3, 0xC0, 0x2C, 0x01]); // 300, int16
+        zl.extend_from_slice(&[4, 0xF0, 0x70, 0x11, 0x01]); // 70000, int24
+        zl.push(0xFF);
+        let items = read_ziplist(&zl).unwrap();
+        let want: Vec<&[u8]> = vec![b"a", b"5", b"-2", b"300", b"70000"];
+        assert_eq!(items, want);
+        assert!(read_ziplist(&zl[..zl.len() - 1]).is_err());
+        // zipmap: count, then len field, len value, free byte, value.
+        let zm = [2, 1, b'f', 2, 0, b'v', b'1', 1, b'g', 1, 1, b'x', 0, 0xFF];
+        let items = read_zipmap(&zm).unwrap();
+        let want: Vec<&[u8]> = vec![b"f", b"v1", b"g", b"x"];
+        assert_eq!(items, want);
+    }
+
+    #[test]
     fn crc64_matches_redis() {
         // Redis's crc64 test vector.
         assert_eq!(crc64(b"123456789"), 0xe9c6d914c4b8d9ca);
