@@ -155,13 +155,23 @@ impl Keyspace {
         &'a self,
         keys: impl IntoIterator<Item = K>,
     ) -> Locked<'a> {
+        // While a snapshot runs, the key names go to its copy-on-write hook,
+        // which then saves just these keys instead of their whole shards.
+        let snapshot = self.snapshot.is_active();
+        let mut named: Vec<(u16, Vec<u8>)> = Vec::new();
         let mut ids: SmallVec<[u16; 4]> = keys
             .into_iter()
-            .map(|k| self.shard_of(hash_key(k.as_ref())) as u16)
+            .map(|k| {
+                let id = self.shard_of(hash_key(k.as_ref())) as u16;
+                if snapshot {
+                    named.push((id, k.as_ref().to_vec()));
+                }
+                id
+            })
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        self.lock_ids(ids)
+        self.lock_ids_for(ids, snapshot.then_some(&named))
     }
 
     /// Locks one shard by index (the active expiry cycle walks them in turn).
@@ -170,12 +180,26 @@ impl Keyspace {
     }
 
     fn lock_ids(&self, ids: SmallVec<[u16; 4]>) -> Locked<'_> {
+        self.lock_ids_for(ids, None)
+    }
+
+    /// `keys`: the only keys the holder will touch, by shard, when known.
+    fn lock_ids_for(&self, ids: SmallVec<[u16; 4]>, keys: Option<&[(u16, Vec<u8>)]>) -> Locked<'_> {
         let guards: SmallVec<[MutexGuard<'_, Shard>; 4]> = ids
             .iter()
             .map(|&i| self.shards[i as usize].lock())
             .collect();
         for (&i, guard) in ids.iter().zip(&guards) {
-            self.snapshot.visit(i as usize, guard);
+            match keys {
+                Some(keys) => self.snapshot.visit_keys(
+                    i as usize,
+                    guard,
+                    keys.iter()
+                        .filter(|(s, _)| *s == i)
+                        .map(|(_, k)| k.as_slice()),
+                ),
+                None => self.snapshot.visit(i as usize, guard),
+            }
         }
         Locked {
             keyspace: self,

@@ -1,18 +1,24 @@
 //! Point-in-time snapshots without fork and without stopping clients.
 //!
 //! A snapshot starts by taking every shard lock once (so no command is
-//! half-way), marking every shard *pending* and noting the time T. From then
-//! on, whoever takes a pending shard's lock first serialises that shard as it
-//! was at T, before touching it: the saver thread walking the shards in
-//! order, or a client command that got there earlier (its copy waits in
-//! memory until the saver reaches that shard). The keyspace calls
-//! [`Cow::visit`] right after acquiring any shard lock; when no snapshot runs
-//! that is one atomic load.
+//! half-way), marking every shard *pending* and noting the time T. The
+//! saver thread then walks the shards, serialising each under its lock. The
+//! keyspace calls the hook right after acquiring any shard lock (one atomic
+//! load when no snapshot runs):
 //!
-//! So the file holds every key as of T, a client waits at most for one
-//! shard's serialisation, and the extra memory is the serialised bytes of the
-//! shards clients reached before the saver did (never a copy of the objects).
+//! - a command that named its keys ([`Cow::visit_keys`]) and reaches a
+//!   pending shard first serialises just those keys as they were at T (in
+//!   every database, for MOVE and COPY), and marks them handled; the saver
+//!   later skips handled keys and writes these copies instead;
+//! - any other holder of a pending shard ([`Cow::visit`]: EXEC, scripts,
+//!   active expiry, the saver itself) serialises the whole shard, less the
+//!   handled keys, before touching it.
+//!
+//! So the file holds every key as of T, a client pays only for the keys it
+//! touches, and the extra memory is the serialised bytes of those keys
+//! (never a copy of the objects).
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -57,7 +63,12 @@ pub struct Cow {
 #[derive(Default)]
 struct Job {
     params: Option<Params>,
+    /// Finished shards waiting for the saver to write them.
     buffers: Vec<Option<Vec<u8>>>,
+    /// By shard: keys clients saved (or found absent) ahead of the saver.
+    handled: Vec<HashSet<Vec<u8>>>,
+    /// By shard: those keys' serialised entries.
+    side: Vec<Vec<u8>>,
 }
 
 impl Cow {
@@ -69,6 +80,62 @@ impl Cow {
             buffered: AtomicU64::new(0),
             buffered_peak: AtomicU64::new(0),
         }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Called with shard `id` locked by a command that will touch only `keys`.
+    #[inline]
+    pub fn visit_keys<'k>(&self, id: usize, shard: &Shard, keys: impl Iterator<Item = &'k [u8]>) {
+        if self.active.load(Ordering::Acquire) && self.pending[id].load(Ordering::Acquire) {
+            self.save_keys(id, shard, keys);
+        }
+    }
+
+    #[cold]
+    fn save_keys<'k>(&self, id: usize, shard: &Shard, keys: impl Iterator<Item = &'k [u8]>) {
+        let Some(params) = self.job.lock().params else {
+            return;
+        };
+        for key in keys {
+            // We hold the shard lock: nobody else handles this shard's keys now.
+            if self.job.lock().handled[id].contains(key) {
+                continue;
+            }
+            let mut out = Vec::new();
+            let hash = hash_key(key);
+            for (db, part) in shard.dbs.iter().enumerate() {
+                let Some(entry) = part.keys.get(hash, key) else {
+                    continue;
+                };
+                let expire = part.expires.get(hash, key).copied();
+                if expire.is_some_and(|when| when <= params.now_ms) {
+                    continue;
+                }
+                out.push(codec::op::SELECTDB);
+                codec::put_len(&mut out, db as u64);
+                write::put_key(
+                    &mut out,
+                    key,
+                    &entry.value,
+                    expire,
+                    meta(&params, entry.access),
+                    params.compress,
+                );
+            }
+            self.account(out.len());
+            let mut job = self.job.lock();
+            job.side[id].extend_from_slice(&out);
+            job.handled[id].insert(key.to_vec());
+        }
+    }
+
+    fn account(&self, size: usize) {
+        let size = size as u64;
+        let now = self.buffered.fetch_add(size, Ordering::Relaxed) + size;
+        self.buffered_peak.fetch_max(now, Ordering::Relaxed);
     }
 
     /// Called with shard `id` locked, before anyone reads or changes it.
@@ -85,14 +152,20 @@ impl Cow {
         if !self.pending[id].swap(false, Ordering::AcqRel) {
             return;
         }
-        let Some(params) = self.job.lock().params else {
-            return;
+        let (params, skip, side) = {
+            let mut job = self.job.lock();
+            let Some(params) = job.params else {
+                return;
+            };
+            let skip = std::mem::take(&mut job.handled[id]);
+            let side = std::mem::take(&mut job.side[id]);
+            (params, skip, side)
         };
         let mut out = Vec::new();
-        serialize_shard(&mut out, shard, &params);
-        let size = out.len() as u64;
-        let now = self.buffered.fetch_add(size, Ordering::Relaxed) + size;
-        self.buffered_peak.fetch_max(now, Ordering::Relaxed);
+        serialize_shard(&mut out, shard, &params, &skip);
+        // The side copies were counted when made.
+        self.account(out.len());
+        out.extend_from_slice(&side);
         self.job.lock().buffers[id] = Some(out);
     }
 
@@ -111,12 +184,24 @@ impl Cow {
         let mut job = self.job.lock();
         job.params = None;
         job.buffers.clear();
+        job.handled.clear();
+        job.side.clear();
         self.buffered.store(0, Ordering::Relaxed);
     }
 }
 
-/// Appends every live key of one shard, database by database.
-pub fn serialize_shard(out: &mut Vec<u8>, shard: &Shard, params: &Params) {
+fn meta(params: &Params, stamp: u32) -> Access {
+    match params.access {
+        AccessMode::None => Access::None,
+        AccessMode::Lru => Access::Idle(access::idle_seconds(params.now_ms, stamp)),
+        AccessMode::Lfu { decay_minutes } => {
+            Access::Freq(access::lfu_decayed(stamp, params.now_ms, decay_minutes) as u8)
+        }
+    }
+}
+
+/// Appends every live key of one shard, database by database, except `skip`.
+pub fn serialize_shard(out: &mut Vec<u8>, shard: &Shard, params: &Params, skip: &HashSet<Vec<u8>>) {
     for (db, part) in shard.dbs.iter().enumerate() {
         if part.keys.is_empty() {
             continue;
@@ -131,15 +216,10 @@ pub fn serialize_shard(out: &mut Vec<u8>, shard: &Shard, params: &Params) {
             if expire.is_some_and(|when| when <= params.now_ms) {
                 continue;
             }
-            let meta = match params.access {
-                AccessMode::None => Access::None,
-                AccessMode::Lru => Access::Idle(access::idle_seconds(params.now_ms, entry.access)),
-                AccessMode::Lfu { decay_minutes } => {
-                    Access::Freq(
-                        access::lfu_decayed(entry.access, params.now_ms, decay_minutes) as u8,
-                    )
-                }
-            };
+            if !skip.is_empty() && skip.contains(&key[..]) {
+                continue;
+            }
+            let meta = meta(params, entry.access);
             write::put_key(out, key, &entry.value, expire, meta, params.compress);
         }
     }
@@ -171,7 +251,10 @@ pub fn save(
         dirty_before = keyspace.stats.dirty.load(Ordering::Relaxed);
         let mut job = cow.job.lock();
         job.params = Some(params);
-        job.buffers = (0..keyspace.shard_count()).map(|_| None).collect();
+        let shards = keyspace.shard_count();
+        job.buffers = (0..shards).map(|_| None).collect();
+        job.handled = (0..shards).map(|_| HashSet::new()).collect();
+        job.side = (0..shards).map(|_| Vec::new()).collect();
         drop(job);
         for p in cow.pending.iter() {
             p.store(true, Ordering::Relaxed);
