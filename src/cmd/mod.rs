@@ -218,7 +218,11 @@ pub fn call(
     spec: &CommandSpec,
 ) {
     let mut locked = if spec.flags & flag::WHOLE_KEYSPACE != 0 {
-        server.keyspace.lock_all()
+        if spec.flags & (flag::READONLY | flag::INSPECTS) != 0 {
+            server.keyspace.lock_all_to_read()
+        } else {
+            server.keyspace.lock_all()
+        }
     } else {
         let mut positions = std::mem::take(&mut client.scratch_keys);
         spec.key_positions(args, &mut positions);

@@ -214,11 +214,25 @@ impl Keyspace {
 
     /// Locks every shard, in order.
     pub fn lock_all(&self) -> Locked<'_> {
+        self.lock_all_for(true)
+    }
+
+    /// Locks every shard for a command that only reads (KEYS, DBSIZE, INFO):
+    /// a running snapshot lets it look without saving the shards first. Lazy
+    /// expiry may still delete keys, but only ones past their TTL, which a
+    /// load would drop anyway.
+    pub fn lock_all_to_read(&self) -> Locked<'_> {
+        self.lock_all_for(false)
+    }
+
+    fn lock_all_for(&self, may_write: bool) -> Locked<'_> {
         let ids = (0..self.shards.len() as u16).collect();
         let guards: SmallVec<[MutexGuard<'_, Shard>; 4]> =
             self.shards.iter().map(|s| s.lock()).collect();
-        for (i, guard) in guards.iter().enumerate() {
-            self.snapshot.visit(i, guard);
+        if may_write {
+            for (i, guard) in guards.iter().enumerate() {
+                self.snapshot.visit(i, guard);
+            }
         }
         Locked {
             keyspace: self,

@@ -146,7 +146,7 @@ pub fn info(ctx: &mut Ctx, args: &Args) -> CmdResult {
 pub fn info_everything(server: &Server) -> String {
     let db_sizes = server
         .keyspace
-        .lock_all()
+        .lock_all_to_read()
         .db(0, crate::cmd::now_ms())
         .sizes();
     let source = Source { server, db_sizes };

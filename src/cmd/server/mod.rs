@@ -28,7 +28,7 @@ const ALL_NODES_SPECIAL: &[&str] = &[NONDETERMINISTIC, "request_policy:all_nodes
 const ALL_SHARDS_SPECIAL: &[&str] = &[NONDETERMINISTIC, "request_policy:all_shards", SPECIAL];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("info", -1, LOADING | STALE | WHOLE_KEYSPACE, Keys::None, info::info)
+    CommandSpec::new("info", -1, LOADING | STALE | WHOLE_KEYSPACE | INSPECTS, Keys::None, info::info)
         .doc(
             "server",
             "1.0.0",
