@@ -150,7 +150,6 @@ fn int(item: Option<&Vec<u8>>) -> Result<i64> {
 pub fn read_stream(inp: &mut Input<'_>, v2: bool, limits: NodeLimits) -> Result<Stream> {
     let mut s = Stream::new(limits);
     let nodes = inp.length()?;
-    let mut deleted_seen = false;
     for _ in 0..nodes {
         let key = inp.string()?;
         if key.len() != 16 {
@@ -192,10 +191,9 @@ pub fn read_stream(inp: &mut Input<'_>, v2: bool, limits: NodeLimits) -> Result<
             int(it.next())?; // lp-count
             let id = StreamId::new(ms, seq);
             if flags & FLAG_DELETED != 0 {
-                deleted_seen = true;
                 continue;
             }
-            if !(s.len() == 0 || id > s.last_id) {
+            if !(s.is_empty() || id > s.last_id) {
                 return bad("stream entries out of order");
             }
             s.append(id, &fields);
@@ -217,7 +215,6 @@ pub fn read_stream(inp: &mut Input<'_>, v2: bool, limits: NodeLimits) -> Result<
     } else {
         // Older files lack these: as Redis, count what is there.
         s.entries_added = s.len();
-        let _ = deleted_seen;
     }
     let groups = inp.length()?;
     for _ in 0..groups {
