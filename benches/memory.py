@@ -76,6 +76,12 @@ def zsets():
 
 
 # name: (generator, what one unit is, units)
+def stream():
+    # 1M small entries in one stream, as BullMQ's event log holds them.
+    for i in range(n(1_000_000)):
+        yield resp("XADD", "events", "*", "event", "completed", "jobId", i)
+
+
 DATASETS = {
     "strings": (strings_32, "key", lambda: n(1_000_000)),
     "strings_ttl": (strings_ttl, "key", lambda: n(1_000_000)),
@@ -83,6 +89,7 @@ DATASETS = {
     "lists": (lists, "element", lambda: 10 * n(100_000)),
     "sets": (sets, "key", lambda: n(100_000)),
     "zsets": (zsets, "key", lambda: n(10_000)),
+    "stream": (stream, "entry", lambda: n(1_000_000)),
 }
 
 

@@ -16,6 +16,7 @@ const USAGE: &str = "Usage: ferrokv [/path/to/redis.conf] [options] [-]
        ferrokv -v or --version
        ferrokv -h or --help
        ferrokv --ping [host:port] (exit 0 if the server answers PONG)
+       ferrokv --ping [host:port] --tls --cacert <file> [--cert <file> --key <file>] [--sni <name>]
 
 Examples:
        ferrokv (run the server with default conf)
@@ -33,7 +34,7 @@ static ALLOCATOR: ferrokv::alloc::CountingAlloc = ferrokv::alloc::CountingAlloc;
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("--ping") {
-        return ping_probe(argv.get(2).map(String::as_str));
+        return ping_probe(&argv[2..]);
     }
     let cli = Command::new("ferrokv")
         .disable_help_flag(true)
@@ -168,12 +169,19 @@ const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 /// `ferrokv --ping [host:port]`: exit 0 when the server answers PONG, 1
 /// otherwise. Authenticates with the same environment variables the server
 /// reads its password from, so a container's HEALTHCHECK needs no secret.
-fn ping_probe(target: Option<&str>) -> ExitCode {
+fn ping_probe(args: &[String]) -> ExitCode {
     let password = config::PASSWORD_ENV_VARS
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
-    let target = probe_address(target.unwrap_or(""));
-    match ping(&target, password.as_deref()) {
+    let (target, tls) = match probe_args(args) {
+        Ok(parsed) => parsed,
+        Err(why) => {
+            eprintln!("ferrokv --ping: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let target = probe_address(&target);
+    match ping(&target, password.as_deref(), tls.as_ref()) {
         Ok(()) => {
             println!("PONG");
             ExitCode::SUCCESS
@@ -183,6 +191,34 @@ fn ping_probe(target: Option<&str>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `[host:port] [--tls --cacert F [--cert F --key F] [--sni NAME]]`, the
+/// TLS options named as redis-cli names them.
+fn probe_args(args: &[String]) -> Result<(String, Option<server::tls::ProbeTls>), String> {
+    let mut target = String::new();
+    let mut tls = false;
+    let mut opts = server::tls::ProbeTls::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().cloned().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--tls" => tls = true,
+            "--cacert" => opts.cacert = value()?,
+            "--cert" => opts.cert = Some(value()?),
+            "--key" => opts.key = Some(value()?),
+            "--sni" => opts.sni = Some(value()?),
+            other if other.starts_with("--") => return Err(format!("unknown option {other}")),
+            other => target = other.to_string(),
+        }
+    }
+    if !tls {
+        return Ok((target, None));
+    }
+    if opts.cacert.is_empty() {
+        return Err("--tls needs --cacert <file>".into());
+    }
+    Ok((target, Some(opts)))
 }
 
 /// `host:port`, `:port`, `port`, a bare host or nothing, with 127.0.0.1 and
@@ -201,8 +237,11 @@ fn probe_address(target: &str) -> String {
     format!("{host}:{port}")
 }
 
-fn ping(target: &str, password: Option<&str>) -> Result<(), String> {
-    use std::io::{BufRead, BufReader, Write};
+fn ping(
+    target: &str,
+    password: Option<&str>,
+    tls: Option<&server::tls::ProbeTls>,
+) -> Result<(), String> {
     use std::net::{TcpStream, ToSocketAddrs};
 
     let addr = target
@@ -215,6 +254,21 @@ fn ping(target: &str, password: Option<&str>) -> Result<(), String> {
         .set_read_timeout(Some(PING_TIMEOUT))
         .and_then(|()| stream.set_write_timeout(Some(PING_TIMEOUT)))
         .map_err(|e| e.to_string())?;
+    match tls {
+        None => exchange(stream, password),
+        Some(opts) => {
+            let host = target.rsplit_once(':').map_or(target, |(host, _)| host);
+            exchange(server::tls::probe_stream(stream, host, opts)?, password)
+        }
+    }
+}
+
+/// Sends PING (after AUTH) and checks the answer.
+fn exchange(
+    mut stream: impl std::io::Read + std::io::Write,
+    password: Option<&str>,
+) -> Result<(), String> {
+    use std::io::{BufRead, BufReader};
     let mut request = Vec::new();
     if let Some(password) = password {
         request
@@ -223,9 +277,10 @@ fn ping(target: &str, password: Option<&str>) -> Result<(), String> {
         request.extend_from_slice(b"\r\n");
     }
     request.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
-    (&stream).write_all(&request).map_err(|e| e.to_string())?;
+    stream.write_all(&request).map_err(|e| e.to_string())?;
+    stream.flush().map_err(|e| e.to_string())?;
     // AUTH answers one line, +OK or an error; only PING's answer decides.
-    let mut reader = BufReader::new(&stream);
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     for _ in 0..=usize::from(password.is_some()) {
         line.clear();

@@ -40,7 +40,7 @@ impl TestClient {
     pub fn on(server: Arc<Server>) -> Self {
         let addr = "127.0.0.1:1".parse().unwrap();
         let handle = server.clients.register(addr, addr);
-        let authenticated = server.config.read().requirepass.is_none();
+        let authenticated = !server.acl.default_needs_auth();
         TestClient {
             client: Client::new(handle, authenticated),
             out: Reply::new(false),

@@ -9,7 +9,10 @@
 //! others are opened on first use, RESP2, db 0), `!read` (read one more
 //! frame on the current connection, such as a pushed pub/sub message, and
 //! compare it; a frame missing on one side shows as `<timeout>` after
-//! [`READ_FRAME_TIMEOUT`] instead of hanging).
+//! [`READ_FRAME_TIMEOUT`] instead of hanging), `!raw <bytes...>` (send the
+//! unescaped, concatenated words as raw protocol on a fresh connection and
+//! compare everything sent back until the server closes it, for protocol
+//! errors; an open connection shows as `<timeout>`).
 //!
 //! Each file gets a fresh ferrokv and a fresh redis-server, and a new
 //! connection to each that starts with FLUSHALL, in db 0, speaking RESP2.
@@ -46,6 +49,8 @@ enum Step {
     Conn(usize),
     /// Read one more frame on the current connection.
     Read,
+    /// Raw protocol bytes on a fresh connection.
+    Raw(Vec<u8>),
 }
 
 #[derive(Debug)]
@@ -83,6 +88,8 @@ fn parse_line(line: &str) -> Result<Step, String> {
         return Ok(Step::Conn(n));
     } else if line == "!read" {
         return Ok(Step::Read);
+    } else if let Some(rest) = line.strip_prefix("!raw ") {
+        return Ok(Step::Raw(split(rest.as_bytes())?.concat()));
     } else if let Some(rest) = line.strip_prefix("!nocompare ") {
         (Mode::NoCompare, rest)
     } else if let Some(rest) = line.strip_prefix("!sorted ") {
@@ -174,6 +181,18 @@ impl<'a> Side<'a> {
         result
     }
 
+    /// Sends raw bytes on a fresh connection; returns all it got back, and
+    /// whether the server closed the connection.
+    fn raw(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut conn = self.server.connect();
+        conn.set_timeout(READ_FRAME_TIMEOUT);
+        conn.send_raw(bytes);
+        match conn.read_to_close() {
+            Ok(all) => [all.as_slice(), b"<connection closed>"].concat(),
+            Err(partial) => [partial.as_slice(), b"<timeout>"].concat(),
+        }
+    }
+
     /// Reads one frame nobody asked for (a pushed message), briefly.
     fn read(&mut self) -> Result<Vec<u8>, ReadError> {
         let conn = self.conn();
@@ -219,6 +238,7 @@ fn run_script(
                 describe(&ferrokv.read()),
                 describe(&redis.read()),
             ),
+            Step::Raw(bytes) => (Mode::Exact, ferrokv.raw(bytes), redis.raw(bytes)),
             Step::Command { mode, args } => (
                 *mode,
                 describe(&ferrokv.run(args)),
@@ -322,7 +342,7 @@ fn differential_scripts_match_redis() {
 fn script_lines_parse_into_steps() {
     let lines = parse_script(
         "t",
-        "# comment\n\nSET k \"a\\x41\\n\" 'b c'\n!sleep 5\n!sorted KEYS *\n!nocompare TIME\n!conn 2\n!read\n",
+        "# comment\n\nSET k \"a\\x41\\n\" 'b c'\n!sleep 5\n!sorted KEYS *\n!nocompare TIME\n!conn 2\n!read\n!raw \"*1\\r\\n\" x\n",
     )
     .unwrap();
     let steps: Vec<&Step> = lines.iter().map(|l| &l.step).collect();
@@ -349,6 +369,7 @@ fn script_lines_parse_into_steps() {
             },
             &Step::Conn(2),
             &Step::Read,
+            &Step::Raw(b"*1\r\nx".to_vec()),
         ]
     );
     assert_eq!(lines[0].number, 3);

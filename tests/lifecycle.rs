@@ -139,3 +139,37 @@ fn unknown_commands_answer_at_once() {
         assert_eq!(conn.cmd(&["PING"]), b"+PONG\r\n", "after {args:?}");
     }
 }
+
+/// `bind` as Redis reads it: IPv6 sockets are IPv6-only, so an IPv4 and an
+/// IPv6 address on one port do not collide, and a `-` prefix makes an
+/// address optional (a missing one is only a warning).
+#[test]
+fn bind_serves_ipv4_and_ipv6_and_skips_optional_addresses() {
+    let ipv6 = std::net::TcpListener::bind("[::1]:0").is_ok();
+    let bind = if ipv6 {
+        "127.0.0.1 -::1 -192.0.2.1"
+    } else {
+        "127.0.0.1 -192.0.2.1"
+    };
+    let server = ServerProcess::ferrokv(&["--bind", bind]);
+    assert_eq!(server.connect().cmd(&["PING"]), b"+PONG\r\n");
+    if ipv6 {
+        let mut v6 = std::net::TcpStream::connect(("::1", server.port)).expect("IPv6 listener");
+        use std::io::{Read, Write};
+        v6.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        v6.write_all(b"PING\r\n").unwrap();
+        let mut reply = [0u8; 7];
+        v6.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"+PONG\r\n");
+    } else {
+        eprintln!("SKIPPED the IPv6 half: this host has no ::1");
+    }
+    // Without the `-`, an address the host does not have stops start-up.
+    let port = common::free_port().to_string();
+    let (code, output) = run_binary(&["--port", &port, "--bind", "127.0.0.1 192.0.2.1"]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("Could not create server TCP listening socket 192.0.2.1"),
+        "{output}"
+    );
+}

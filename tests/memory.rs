@@ -106,7 +106,11 @@ fn noeviction_refuses_writes_but_serves_reads_and_deletes() {
     let server = ServerProcess::ferrokv(&["--maxmemory", "4mb"]);
     let mut conn = server.connect();
     let value = vec![b'v'; 10_000];
-    let replies = set_all(&mut conn, (0..1000).map(|i| format!("k:{i}")), &value);
+    // One at a time: a pipelined flood would sit in the query buffer, which
+    // counts towards used_memory, and make the refusals depend on timing.
+    let replies: Vec<Vec<u8>> = (0..1000)
+        .map(|i| conn.cmd(&[b"SET".as_slice(), format!("k:{i}").as_bytes(), &value]))
+        .collect();
     let stored = replies
         .iter()
         .filter(|r| r.as_slice() == b"+OK\r\n")
@@ -160,8 +164,9 @@ fn config_set_maxmemory_lower_evicts_before_replying() {
 /// Resident memory may exceed maxmemory by the process's own baseline (code,
 /// thread stacks, runtime: measured before the flood) plus this share of the
 /// limit for allocator fragmentation (glibc's per-thread arenas under eight
-/// writers: measured 23–40% with varied value sizes on the debug build).
-const RSS_FRAGMENTATION_SHARE: f64 = 0.50;
+/// writers: measured 23–40% with varied value sizes on the debug build, and
+/// past 50% in about one run in twelve while other tests ran beside it).
+const RSS_FRAGMENTATION_SHARE: f64 = 0.75;
 
 #[test]
 fn a_write_flood_from_many_clients_keeps_rss_bounded() {

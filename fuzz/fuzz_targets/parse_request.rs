@@ -1,35 +1,47 @@
-//! Feeds arbitrary bytes to the request decoder, the way a connection does:
-//! decode request after request until it needs more input or reports a
-//! protocol error. It must never panic, never consume more than it was given,
-//! and every span must lie inside the buffer it refers to. The first input
-//! byte picks the authenticated/unauthenticated limits.
-
+//! Feeds arbitrary bytes to the request decoder, as a connection would:
+//! request after request until one is incomplete or an error. The decoder is
+//! compiled straight from its source file (it depends on nothing else), so
+//! the fuzz build does not drag in the whole server.
 #![no_main]
 
-use ferrokv::protocol::parse::{Limits, Parsed, Span, parse_request};
+#[path = "../../src/protocol/parse.rs"]
+#[allow(dead_code)]
+mod parse;
+
 use libfuzzer_sys::fuzz_target;
+use parse::{Limits, Parsed, Span, parse_request};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, stream)) = data.split_first() else {
+    // The first byte picks the limits, so both auth states and a small
+    // proto-max-bulk-len are explored.
+    let Some((&mode, buf)) = data.split_first() else {
         return;
     };
     let limits = Limits {
-        unauthenticated: mode & 1 == 1,
-        ..Limits::default()
+        max_bulk: if mode & 1 == 0 { 512 * 1024 * 1024 } else { 64 },
+        unauthenticated: mode & 2 != 0,
     };
     let (mut spans, mut scratch) = (Vec::<Span>::new(), Vec::new());
     let mut pos = 0;
-    while pos < stream.len() {
-        let rest = &stream[pos..];
+    // Each successful step consumes at least one byte, so this ends.
+    while pos < buf.len() {
+        let rest = &buf[pos..];
         let consumed = match parse_request(rest, &mut spans, &mut scratch, limits) {
-            Ok(Parsed::Incomplete { .. }) | Err(_) => return,
+            Ok(Parsed::Incomplete { .. }) | Err(_) => break,
             Ok(Parsed::Empty { consumed }) => consumed,
             Ok(Parsed::Multibulk { consumed }) => {
-                assert!(spans.iter().all(|s| s.start <= s.end && s.end <= consumed));
+                for s in &spans {
+                    assert!(s.start <= s.end && s.end <= consumed);
+                    assert!(s.end - s.start <= limits.max_bulk);
+                }
+                roundtrip(rest, &spans, limits);
                 consumed
             }
             Ok(Parsed::Inline { consumed }) => {
-                assert!(spans.iter().all(|s| s.start <= s.end && s.end <= scratch.len()));
+                for s in &spans {
+                    assert!(s.start <= s.end && s.end <= scratch.len());
+                }
+                assert!(!spans.is_empty());
                 consumed
             }
         };
@@ -37,3 +49,23 @@ fuzz_target!(|data: &[u8]| {
         pos += consumed;
     }
 });
+
+/// A decoded multibulk re-encodes canonically and decodes to the same
+/// arguments; every strict prefix of the canonical form is incomplete.
+fn roundtrip(src: &[u8], spans: &[Span], limits: Limits) {
+    let args: Vec<&[u8]> = spans.iter().map(|s| &src[s.start..s.end]).collect();
+    let mut enc = format!("*{}\r\n", args.len()).into_bytes();
+    for a in &args {
+        enc.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        enc.extend_from_slice(a);
+        enc.extend_from_slice(b"\r\n");
+    }
+    let (mut spans2, mut scratch) = (Vec::new(), Vec::new());
+    let parsed = parse_request(&enc, &mut spans2, &mut scratch, limits);
+    assert_eq!(parsed, Ok(Parsed::Multibulk { consumed: enc.len() }));
+    let again: Vec<&[u8]> = spans2.iter().map(|s| &enc[s.start..s.end]).collect();
+    assert_eq!(args, again);
+    let cut = enc.len() / 2;
+    let parsed = parse_request(&enc[..cut], &mut spans2, &mut scratch, limits);
+    assert!(matches!(parsed, Ok(Parsed::Incomplete { .. })), "{parsed:?}");
+}

@@ -3,8 +3,12 @@
 
 #![no_main]
 
-use ferrokv::protocol::parse::{Span, split_args};
+#[path = "../../src/protocol/parse.rs"]
+#[allow(dead_code)]
+mod parse;
+
 use libfuzzer_sys::fuzz_target;
+use parse::{Span, split_args};
 
 fuzz_target!(|line: &[u8]| {
     let (mut spans, mut out) = (Vec::<Span>::new(), Vec::new());

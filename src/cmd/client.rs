@@ -298,7 +298,18 @@ const CLIENT_OVERHEAD: usize = 2048;
 
 /// One CLIENT LIST line, in Redis 7.0's field order, plus 7.2's library fields.
 fn describe(ctx: &Ctx, handle: &ClientHandle, args: &Args, out: &mut String) {
-    let is_self = handle.id == ctx.client.id;
+    describe_client(ctx.server, ctx.client.id, handle, args, out)
+}
+
+/// [`describe`] for callers without a `Ctx` (the ACL log, at the gate).
+pub(crate) fn describe_client(
+    server: &crate::server::Server,
+    caller: u64,
+    handle: &ClientHandle,
+    args: &Args,
+    out: &mut String,
+) {
+    let is_self = handle.id == caller;
     // Only the caller is running a command now: its arguments are this one's.
     let argv_mem: usize = if is_self {
         args.iter().map(<[u8]>::len).sum()
@@ -308,10 +319,10 @@ fn describe(ctx: &Ctx, handle: &ClientHandle, args: &Args, out: &mut String) {
     let qbuf = handle.query_buffer.load(Relaxed);
     let qbuf_free = handle.query_buffer_free.load(Relaxed);
     let rbs = qbuf + qbuf_free;
-    let omem = ctx.server.clients.monitor_backlog(handle.id) + handle.output_buffer.load(Relaxed);
+    let omem = server.clients.monitor_backlog(handle.id) + handle.output_buffer.load(Relaxed);
     let cmd = match handle.last_command.load(Relaxed) {
         usize::MAX => "NULL",
-        id => ctx.server.commands.full_name(id),
+        id => server.commands.full_name(id),
     };
     let text = |field: &parking_lot::Mutex<Option<Vec<u8>>>| {
         field
@@ -365,7 +376,7 @@ struct KillFilter {
 }
 
 impl KillFilter {
-    fn parse(args: &Args) -> Result<Self, CmdError> {
+    fn parse(args: &Args, acl: &crate::acl::Acl) -> Result<Self, CmdError> {
         if args.len() % 2 != 0 {
             return Err(CmdError::Syntax);
         }
@@ -383,8 +394,7 @@ impl KillFilter {
             } else if args.is(i, "type") {
                 filter.kind = Some(parse_kind(value)?);
             } else if args.is(i, "user") {
-                // Only the default user exists.
-                if value != b"default" {
+                if acl.get(&String::from_utf8_lossy(value)).is_none() {
                     return Err(CmdError::msg(format!(
                         "ERR No such user '{}'",
                         String::from_utf8_lossy(value)
@@ -439,7 +449,7 @@ fn kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    let filter = KillFilter::parse(args)?;
+    let filter = KillFilter::parse(args, &ctx.server.acl)?;
     let mut killed = 0;
     for handle in ctx.server.clients.all() {
         if filter.matches(&handle, caller) {

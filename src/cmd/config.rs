@@ -121,7 +121,23 @@ fn resetstat(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 fn rewrite(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    let config = ctx.server.config.read().clone();
+    let mut config = ctx.server.config.read().clone();
+    // As Redis: `user` lines become the live users, unless an aclfile has them.
+    config.users = if config.value("aclfile").unwrap_or_default().is_empty() {
+        let table = &ctx.server.commands;
+        let users = ctx.server.acl.all();
+        users
+            .iter()
+            .map(|u| {
+                u.describe(table)[5..]
+                    .split(' ')
+                    .map(String::from)
+                    .collect()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     config.rewrite().map_err(CmdError::Owned)?;
     tracing::info!("CONFIG REWRITE executed with success.");
     ctx.out.ok();

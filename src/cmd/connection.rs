@@ -107,37 +107,25 @@ fn quit(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 const WRONGPASS: CmdError =
     CmdError::Msg("WRONGPASS invalid username-password pair or user is disabled.");
 
-/// Whether `user`/`password` name the default user (the only one) with the
-/// right `requirepass`; without one, the default user takes any password.
-fn credentials_ok(ctx: &Ctx, user: &[u8], password: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    match &ctx.server.config.read().requirepass {
-        Some(required) => constant_time_eq(required, password),
-        None => true,
-    }
-}
-
-/// Compares without an early exit, so timing does not reveal how much of a
-/// guessed password was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let longest = a.len().max(b.len());
-    let mut diff = (a.len() ^ b.len()) as u64;
-    for i in 0..longest {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= (x ^ y) as u64;
-    }
-    std::hint::black_box(diff) == 0
-}
-
-fn authenticate(ctx: &mut Ctx, user: &[u8], password: &[u8]) -> CmdResult {
-    if !credentials_ok(ctx, user, password) {
+/// Checks the pair against the ACL users (constant time in the password);
+/// a failure is logged in the ACL LOG, as Redis does.
+fn authenticate(ctx: &mut Ctx, args: &Args, user: &[u8], password: &[u8]) -> CmdResult {
+    let Some(found) = ctx.server.acl.authenticate(user, password) else {
+        let context = crate::acl::context(ctx.client);
+        crate::acl::log_entry(
+            ctx.server,
+            ctx.client,
+            crate::acl::Reason::Auth,
+            context,
+            b"AUTH".to_vec(),
+            String::from_utf8_lossy(user).into_owned(),
+            args,
+        );
         return Err(WRONGPASS);
-    }
+    };
     ctx.client.authenticated = true;
-    ctx.client.user = String::from_utf8_lossy(user).into_owned();
+    ctx.client.user = found.name.clone();
+    ctx.client.acl_user = None;
     *ctx.client.handle.user.lock() = ctx.client.user.clone();
     Ok(())
 }
@@ -149,13 +137,13 @@ fn auth(ctx: &mut Ctx, args: &Args) -> CmdResult {
         3 => (args.get(1), args.get(2)),
         _ => return Err(CmdError::Syntax),
     };
-    if args.len() == 2 && ctx.server.config.read().requirepass.is_none() {
+    if args.len() == 2 && ctx.server.acl.default_nopass() {
         return Err(CmdError::Msg(
             "ERR AUTH <password> called without any password configured for the default user. \
              Are you sure your configuration is correct?",
         ));
     }
-    authenticate(ctx, user, password)?;
+    authenticate(ctx, args, user, password)?;
     ctx.out.ok();
     Ok(())
 }
@@ -199,7 +187,7 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     }
     if let Some((user, password)) = credentials {
-        authenticate(ctx, user, password)?;
+        authenticate(ctx, args, user, password)?;
     }
     if !ctx.client.authenticated {
         return Err(CmdError::Msg(
@@ -249,8 +237,9 @@ fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let handle = &ctx.client.handle;
     *handle.name.lock() = None;
     handle.set_flag(cflag::NO_EVICT | cflag::NO_TOUCH, false);
-    ctx.client.authenticated = ctx.server.config.read().requirepass.is_none();
+    ctx.client.authenticated = !ctx.server.acl.default_needs_auth();
     ctx.client.user = "default".into();
+    ctx.client.acl_user = None;
     *handle.user.lock() = "default".into();
     ctx.out.simple("RESET");
     Ok(())
@@ -474,14 +463,6 @@ mod tests {
         let mut t = TestClient::new();
         assert_eq!(t.run(&["QUIT"]), "+OK\r\n");
         assert!(t.client.close_after_reply);
-    }
-
-    #[test]
-    fn constant_time_eq_compares_fully() {
-        assert!(super::constant_time_eq(b"abc", b"abc"));
-        assert!(!super::constant_time_eq(b"abc", b"abd"));
-        assert!(!super::constant_time_eq(b"abc", b"abcd"));
-        assert!(!super::constant_time_eq(b"", b"a"));
     }
 }
 

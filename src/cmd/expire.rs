@@ -238,9 +238,13 @@ fn set_expiry(ctx: &mut Ctx, args: &Args, time: TimeArg) -> CmdResult {
     if when <= ctx.db.now_ms as i64 {
         ctx.db.remove(key);
         ctx.db.notify(notify::GENERIC, "del", key);
+        ctx.propagate_as(&[b"DEL", key]);
     } else {
         ctx.db.set_expire(key, when as u64);
         ctx.db.notify(notify::GENERIC, "expire", key);
+        // The AOF gets the absolute time, so a replay expires it the same.
+        let mut itoa = itoa::Buffer::new();
+        ctx.propagate_as(&[b"PEXPIREAT", key, itoa.format(when).as_bytes()]);
     }
     ctx.out.int(1);
     Ok(())

@@ -326,6 +326,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (hash, written) = hash_for_write(&mut ctx.db, key)?;
     hash.set(field, text.as_bytes(), limits);
     written.record(&mut ctx.db, key, 1, "hincrbyfloat");
+    ctx.propagate_as(&[b"HSET", key, field, text.as_bytes()]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -565,7 +565,24 @@ fn mpop_from(
     out.array(2);
     out.bulk(key);
     reply_elements(out, &popped);
+    // Served waiters and BLMPOP reach the AOF in LMPOP's form.
+    let mut itoa = itoa::Buffer::new();
+    db.propagate(&[
+        b"LMPOP",
+        b"1",
+        key,
+        end_word(end),
+        b"COUNT",
+        itoa.format(count).as_bytes(),
+    ]);
     Ok(true)
+}
+
+fn end_word(end: End) -> &'static [u8] {
+    match end {
+        End::Left => b"LEFT",
+        End::Right => b"RIGHT",
+    }
 }
 
 /// Tries each key in turn; true when one was served.
@@ -610,6 +627,8 @@ fn pop_with_key(
     out.array(2);
     out.bulk(key);
     out.bulk(&popped[0]);
+    // BLPOP/BRPOP reach the AOF as the pop they did.
+    db.propagate(&[if end == End::Left { b"LPOP" } else { b"RPOP" }, key]);
     Ok(true)
 }
 
@@ -683,7 +702,16 @@ fn bmove(
 
 fn serve_move(db: &mut Db<'_, '_>, args: &Args, from: End, to: End, out: &mut Reply) -> bool {
     match move_one(db, args.get(1), args.get(2), from, to) {
-        Ok(Some(item)) => out.bulk(&item),
+        Ok(Some(item)) => {
+            out.bulk(&item);
+            db.propagate(&[
+                b"LMOVE",
+                args.get(1),
+                args.get(2),
+                end_word(from),
+                end_word(to),
+            ]);
+        }
         Ok(None) => return false,
         // The destination became another type: the waiter gets the error.
         Err(e) => out.error(&e.to_string()),

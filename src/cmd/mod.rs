@@ -7,12 +7,14 @@
 //! touch the socket. That is what lets EXEC and scripts call them under one
 //! critical section.
 
+pub mod acl;
 pub mod args;
 pub mod parse;
 pub mod spec;
 pub mod table;
 mod typed;
 
+pub mod aof;
 pub mod bitmap;
 pub mod client;
 pub mod config;
@@ -22,6 +24,7 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
+pub mod module;
 pub mod multi;
 pub mod persist;
 pub mod pubsub;
@@ -70,6 +73,20 @@ pub enum CmdError {
     /// Any other message, prefix included (`ERR ...`, `NOPERM ...`).
     Msg(&'static str),
     Owned(String),
+}
+
+impl Ctx<'_, '_> {
+    /// The running command reaches the AOF as `args` instead of as sent
+    /// (absolute TTLs, SPOP as SREM...); call once per command to log.
+    pub fn propagate_as(&mut self, args: &[&[u8]]) {
+        let db = self.db.index;
+        self.db.locked().prop.propagate_as(db, args);
+    }
+
+    /// The running command reaches the AOF as nothing.
+    pub fn propagate_none(&mut self) {
+        self.db.locked().prop.suppress();
+    }
 }
 
 impl CmdError {
@@ -141,6 +158,16 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
             spec.name.to_ascii_uppercase()
         );
         reject(server, client, id, out, &msg);
+        return;
+    }
+    if let Err(denied) = crate::acl::check(server, client, id, spec, args) {
+        let msg = crate::acl::refuse(server, client, id, args, denied);
+        reject(server, client, id, out, &msg);
+        return;
+    }
+    // While the dataset loads, only `loading` commands run (one atomic load).
+    if server.keyspace.aof.loading() && spec.flags & flag::LOADING == 0 {
+        reject(server, client, id, out, crate::aof::LOADING_ERROR);
         return;
     }
     if client.in_resp2_pubsub()
@@ -279,6 +306,8 @@ pub fn call_held<'s>(
     if locked.holds_all() {
         locked.refresh_notify_flags();
     }
+    let frame = locked.prop.begin();
+    let db_index = client.db;
     let mut db = locked.db(client.db, now_ms);
     db.no_touch = client
         .handle
@@ -294,6 +323,10 @@ pub fn call_held<'s>(
     };
     let result = handler(&mut ctx, args);
     drop(ctx);
+    // The AOF records the command (or the form its handler chose) if it wrote.
+    locked
+        .prop
+        .end(frame, spec.flags & flag::WRITE != 0, db_index, args);
     // Published under the command's locks, so events on one key keep the
     // order of the commands that caused them.
     if locked.has_events() {

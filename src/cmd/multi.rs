@@ -175,6 +175,12 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let previous = std::mem::replace(&mut client.running, Running::Exec);
     for (id, args) in &txn.queued {
         let spec = server.commands.spec(*id);
+        // The user's rules may have changed since the command was queued.
+        if let Err(denied) = crate::acl::check(server, client, *id, spec, &args.view()) {
+            crate::acl::log_denial(server, client, *id, &args.view(), denied, "multi");
+            out.error(&denied.exec_message());
+            continue;
+        }
         super::call_held(
             server,
             client,
@@ -388,9 +394,10 @@ mod tests {
     #[test]
     fn expiry_of_a_watched_key_fails_exec() {
         let mut t = TestClient::new();
-        t.run(&["SET", "k", "v", "PX", "5"]);
+        // Long enough that WATCH sees the key alive even on a loaded machine.
+        t.run(&["SET", "k", "v", "PX", "200"]);
         t.run(&["WATCH", "k"]);
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(250));
         t.run(&["MULTI"]);
         t.run(&["PING"]);
         assert_eq!(t.run(&["EXEC"]), "*-1\r\n");

@@ -150,6 +150,7 @@ fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
         if deleted {
             ctx.db.notify(notify::GENERIC, "del", key);
             ctx.db.modified(key);
+            ctx.propagate_as(&[b"DEL", key]);
         }
         ctx.out.ok();
         return Ok(());
@@ -165,6 +166,14 @@ fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = ctx.db.index;
     ctx.db.insert_in(db, key, entry, expire);
     ctx.db.notify(notify::GENERIC, "restore", key);
+    // A relative TTL reaches the AOF as an absolute one, as Redis logs it.
+    if let (Some(when), false) = (expire, absttl) {
+        let when = when.to_string();
+        let mut logged: Vec<&[u8]> = vec![b"RESTORE", key, when.as_bytes(), args.get(3)];
+        logged.extend((4..args.len()).map(|i| args.get(i)));
+        logged.push(b"ABSTTL");
+        ctx.propagate_as(&logged);
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! the PUBSUB introspection container. The registry and delivery live in
 //! [`crate::server::pubsub`].
 
-use super::spec::{CommandSpec, Keys, flag::*, key1, keys_all};
+use super::spec::{Channels, CommandSpec, Keys, flag::*, key1, keys_all};
 use super::{Args, CmdError, CmdResult, Ctx, reply_help};
 use crate::server::pubsub::Kind;
 
@@ -10,46 +10,48 @@ const SUBSCRIBING: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
 const INTROSPECTION: u32 = PUBSUB | LOADING | STALE;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("subscribe", -2, SUBSCRIBING, Keys::None, subscribe).doc(
-        "pubsub",
-        "2.0.0",
-        "Listens for messages published to channels.",
-    ),
+    CommandSpec::new("subscribe", -2, SUBSCRIBING, Keys::None, subscribe)
+        .doc(
+            "pubsub",
+            "2.0.0",
+            "Listens for messages published to channels.",
+        )
+        .channels(Channels::All),
     CommandSpec::new("unsubscribe", -1, SUBSCRIBING, Keys::None, unsubscribe).doc(
         "pubsub",
         "2.0.0",
         "Stops listening to messages posted to channels.",
     ),
-    CommandSpec::new("psubscribe", -2, SUBSCRIBING, Keys::None, psubscribe).doc(
-        "pubsub",
-        "2.0.0",
-        "Listens for messages published to channels that match one or more patterns.",
-    ),
+    CommandSpec::new("psubscribe", -2, SUBSCRIBING, Keys::None, psubscribe)
+        .doc(
+            "pubsub",
+            "2.0.0",
+            "Listens for messages published to channels that match one or more patterns.",
+        )
+        .channels(Channels::Patterns),
     CommandSpec::new("punsubscribe", -1, SUBSCRIBING, Keys::None, punsubscribe).doc(
         "pubsub",
         "2.0.0",
         "Stops listening to messages published to channels that match one or more patterns.",
     ),
-    CommandSpec::new("ssubscribe", -2, SUBSCRIBING, keys_all(1), ssubscribe).doc(
-        "pubsub",
-        "7.0.0",
-        "Listens for messages published to shard channels.",
-    ),
+    CommandSpec::new("ssubscribe", -2, SUBSCRIBING, keys_all(1), ssubscribe)
+        .doc(
+            "pubsub",
+            "7.0.0",
+            "Listens for messages published to shard channels.",
+        )
+        .channels(Channels::All),
     CommandSpec::new("sunsubscribe", -1, SUBSCRIBING, keys_all(1), sunsubscribe).doc(
         "pubsub",
         "7.0.0",
         "Stops listening to messages posted to shard channels.",
     ),
-    CommandSpec::new("publish", 3, INTROSPECTION | FAST, Keys::None, publish).doc(
-        "pubsub",
-        "2.0.0",
-        "Posts a message to a channel.",
-    ),
-    CommandSpec::new("spublish", 3, INTROSPECTION | FAST, key1(), spublish).doc(
-        "pubsub",
-        "7.0.0",
-        "Post a message to a shard channel",
-    ),
+    CommandSpec::new("publish", 3, INTROSPECTION | FAST, Keys::None, publish)
+        .doc("pubsub", "2.0.0", "Posts a message to a channel.")
+        .channels(Channels::First),
+    CommandSpec::new("spublish", 3, INTROSPECTION | FAST, key1(), spublish)
+        .doc("pubsub", "7.0.0", "Post a message to a shard channel")
+        .channels(Channels::First),
     CommandSpec::container("pubsub", -2, PUBSUB_SUBCOMMANDS).doc(
         "pubsub",
         "2.8.0",

@@ -264,7 +264,8 @@ impl ScriptCaller<'_, '_> {
             Err(message) => return failure(lua, message),
         };
         let Mode::Call { resp3 } = mode else {
-            return Ok((true, Value::Boolean(true)));
+            let allowed = crate::acl::check(self.server, self.client, id, spec, &view).is_ok();
+            return Ok((true, Value::Boolean(allowed)));
         };
         if spec.flags & WRITE != 0 {
             self.run.note_write();
@@ -289,7 +290,7 @@ impl ScriptCaller<'_, '_> {
 
     /// Redis's checks before a script's command runs.
     fn check(
-        &self,
+        &mut self,
         args: &Args<'_>,
         acl_check: bool,
     ) -> Result<(usize, &'static CommandSpec), &'static str> {
@@ -314,6 +315,10 @@ impl ScriptCaller<'_, '_> {
         }
         if spec.flags & NOSCRIPT != 0 {
             return Err("ERR This Redis command is not allowed from script");
+        }
+        if let Err(denied) = crate::acl::check(self.server, self.client, id, spec, args) {
+            crate::acl::log_denial(self.server, self.client, id, args, denied, "lua");
+            return Err(denied.script_message());
         }
         if self.read_only && spec.flags & WRITE != 0 {
             return Err("ERR Write commands are not allowed from read-only scripts.");

@@ -283,6 +283,8 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let now_empty = set.is_empty();
     ctx.out.bulk(&popped);
     after_removal(&mut ctx.db, key, now_empty, "spop");
+    // A random pick is replayed as what it picked.
+    ctx.propagate_as(&[b"SREM", key, &popped]);
     Ok(())
 }
 
@@ -304,15 +306,18 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: usize) -> CmdResult {
         reply_set(ctx.out, &whole);
         after_removal(&mut ctx.db, key, true, "spop");
         ctx.db.add_dirty(size as u64 - 1);
+        ctx.propagate_as(&[b"DEL", key]);
         return Ok(());
     }
     let rng = &mut ctx.client.rng;
     let remaining = size - count;
+    let mut srem: Vec<Vec<u8>> = vec![b"SREM".to_vec(), key.to_vec()];
     if remaining * 5 > count {
         ctx.out.set(count);
         for _ in 0..count {
             let popped = set.pop_random(rng).expect("count < size");
             ctx.out.bulk(&popped);
+            srem.push(popped.to_vec());
         }
     } else {
         // Most of the set goes: cheaper to pick the survivors and hand the
@@ -324,9 +329,13 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: usize) -> CmdResult {
         }
         let popped = std::mem::replace(set, kept);
         reply_set(ctx.out, &popped);
+        let mut scratch = itoa::Buffer::new();
+        srem.extend(popped.iter().map(|m| m.bytes(&mut scratch).to_vec()));
     }
     changed(&mut ctx.db, key, count);
     ctx.db.notify(notify::SET, "spop", key);
+    let srem: Vec<&[u8]> = srem.iter().map(Vec::as_slice).collect();
+    ctx.propagate_as(&srem);
     Ok(())
 }
 

@@ -131,6 +131,19 @@ pub enum Keys {
     Custom(fn(&Args<'_>, &mut Vec<usize>)),
 }
 
+/// Which arguments are pub/sub channels, for ACL channel rules (`&pattern`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Channels {
+    None,
+    /// The first argument is a channel (PUBLISH, SPUBLISH).
+    First,
+    /// Every argument is a channel (SUBSCRIBE, SSUBSCRIBE).
+    All,
+    /// Every argument is a pattern, matched literally against the user's
+    /// channel rules (PSUBSCRIBE).
+    Patterns,
+}
+
 pub struct CommandSpec {
     /// Lower-case name; `parent|sub` names are built by the table.
     pub name: &'static str,
@@ -152,6 +165,8 @@ pub struct CommandSpec {
     /// The (first, last, step) `COMMAND INFO` shows for computed keys whose
     /// leading key sits at a fixed place (SORT, ZUNIONSTORE: 1 1 1).
     pub movable_range: Option<(i16, i16, i16)>,
+    /// Channel arguments checked against the user's ACL channel rules.
+    pub channels: Channels,
 }
 
 impl CommandSpec {
@@ -176,6 +191,7 @@ impl CommandSpec {
             complexity: "O(1)",
             tips: &[],
             movable_range: None,
+            channels: Channels::None,
         }
     }
 
@@ -199,6 +215,7 @@ impl CommandSpec {
             complexity: "Depends on subcommand.",
             tips: &[],
             movable_range: None,
+            channels: Channels::None,
         }
     }
 
@@ -216,6 +233,11 @@ impl CommandSpec {
         self.group = group;
         self.since = since;
         self.summary = summary;
+        self
+    }
+
+    pub const fn channels(mut self, channels: Channels) -> Self {
+        self.channels = channels;
         self
     }
 

@@ -163,6 +163,9 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     }
     store(&mut ctx.db, key, args.get(2), opts.keep_ttl, deadline);
+    if let Some(when) = deadline {
+        propagate_absolute(ctx, key, args.get(2), when);
+    }
     if !opts.get {
         ctx.out.ok();
     }
@@ -180,8 +183,15 @@ fn psetex(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn set_with_ttl(ctx: &mut Ctx, args: &Args, unit: ExpireUnit, name: &str) -> CmdResult {
     let deadline = expire_deadline(unit, args.get(2), ctx.db.now_ms, name)?;
     store(&mut ctx.db, args.get(1), args.get(3), false, Some(deadline));
+    propagate_absolute(ctx, args.get(1), args.get(3), deadline);
     ctx.out.ok();
     Ok(())
+}
+
+/// SET with EX/PX/EXAT, SETEX, PSETEX reach the AOF as `SET k v PXAT ms`.
+fn propagate_absolute(ctx: &mut Ctx, key: &[u8], value: &[u8], when: u64) {
+    let mut itoa = itoa::Buffer::new();
+    ctx.propagate_as(&[b"SET", key, value, b"PXAT", itoa.format(when).as_bytes()]);
 }
 
 fn setnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -234,13 +244,17 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(when) if when <= ctx.db.now_ms => {
             ctx.db.remove(key);
             ctx.db.notify(notify::GENERIC, "del", key);
+            ctx.propagate_as(&[b"DEL", key]);
         }
         Some(when) => {
             ctx.db.set_expire(key, when);
             ctx.db.notify(notify::GENERIC, "expire", key);
+            let mut itoa = itoa::Buffer::new();
+            ctx.propagate_as(&[b"PEXPIREAT", key, itoa.format(when).as_bytes()]);
         }
         None if opts.persist && ctx.db.persist(key) => {
             ctx.db.notify(notify::GENERIC, "persist", key);
+            ctx.propagate_as(&[b"PERSIST", key]);
         }
         None => {}
     }
@@ -384,6 +398,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let value = Value::Str(StrValue::Bytes(Bytes24::new(text.as_bytes())));
     ctx.db.set_in(ctx.db.index, key, value, true);
     ctx.db.notify(notify::STRING, "incrbyfloat", key);
+    // Replayed as the result, not the float arithmetic (as Redis does).
+    ctx.propagate_as(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

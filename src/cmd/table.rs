@@ -25,6 +25,9 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::scripting::COMMANDS,
     super::stream::COMMANDS,
     super::persist::COMMANDS,
+    super::aof::COMMANDS,
+    super::acl::COMMANDS,
+    super::module::COMMANDS,
 ];
 
 pub fn families() -> &'static [&'static [CommandSpec]] {

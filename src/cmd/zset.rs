@@ -984,6 +984,17 @@ fn mpop_from(
         out.bulk(m);
         out.double(*s);
     }
+    // Served waiters and BZMPOP reach the AOF in ZMPOP's form.
+    let mut itoa = itoa::Buffer::new();
+    let side: &[u8] = if max { b"MAX" } else { b"MIN" };
+    db.propagate(&[
+        b"ZMPOP",
+        b"1",
+        key,
+        side,
+        b"COUNT",
+        itoa.format(count).as_bytes(),
+    ]);
     Ok(true)
 }
 
@@ -1028,6 +1039,7 @@ fn bpop_from(db: &mut Db, key: &[u8], max: bool, out: &mut Reply) -> Result<bool
         return Ok(false);
     }
     let popped = pop_from(db, key, 1, max);
+    db.propagate(&[if max { b"ZPOPMAX" } else { b"ZPOPMIN" }, key]);
     out.array(3);
     out.bulk(key);
     out.bulk(&popped[0].0);

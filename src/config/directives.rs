@@ -176,6 +176,16 @@ fn warn_restart_needed(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Directives feeding the TLS context: CONFIG SET rebuilds it, or fails.
+const TLS: OnChange = crate::server::tls::check_reload;
+
+/// The TLS listeners are bound once at start-up, like the plain ones.
+fn warn_tls_restart_needed(config: &Config) -> Result<(), String> {
+    let port = config.value("tls-port").unwrap_or_default();
+    tracing::warn!("tls-port changed to {port}: takes effect at the next start");
+    Ok(())
+}
+
 const I64: i64 = i64::MAX;
 const I32: i64 = i32::MAX as i64;
 const I32_MIN: i64 = i32::MIN as i64;
@@ -187,9 +197,10 @@ pub static DIRECTIVES: &[Directive] = &[
         "acl-pubsub-default",
         Enum(&["allchannels", "resetchannels"]),
         "resetchannels",
-    ),
-    d("aclfile", Str, "").immutable(),
-    d("acllog-max-len", Int(0, I64), "128"),
+    )
+    .implemented(),
+    d("aclfile", Str, "").immutable().implemented(),
+    d("acllog-max-len", Int(0, I64), "128").implemented(),
     d("active-defrag-cycle-max", Int(1, 99), "25"),
     d("active-defrag-cycle-min", Int(1, 99), "1"),
     d("active-defrag-ignore-bytes", Memory(1, I64), "104857600"),
@@ -201,21 +212,28 @@ pub static DIRECTIVES: &[Directive] = &[
     d("activerehashing", Bool, "yes"),
     d("always-show-logo", Bool, "no").immutable(),
     d("aof-disable-auto-gc", Bool, "no"),
-    d("aof-load-truncated", Bool, "yes"),
+    d("aof-load-truncated", Bool, "yes").implemented(),
     d("aof-rewrite-incremental-fsync", Bool, "yes"),
     d("aof-timestamp-enabled", Bool, "no"),
     d("aof-use-rdb-preamble", Bool, "yes"),
     d("aof_rewrite_cpulist", Str, "").immutable(),
-    d("appenddirname", Str, "appendonlydir").immutable(),
-    d("appendfilename", Str, "appendonly.aof").immutable(),
+    d("appenddirname", Str, "appendonlydir")
+        .immutable()
+        .implemented(),
+    d("appendfilename", Str, "appendonly.aof")
+        .immutable()
+        .implemented(),
     d(
         "appendfsync",
         Enum(&["everysec", "always", "no"]),
         "everysec",
-    ),
-    d("appendonly", Bool, "no").field(field!(appendonly, bool)),
-    d("auto-aof-rewrite-min-size", Memory(0, I64), "67108864"),
-    d("auto-aof-rewrite-percentage", Int(0, I32), "100"),
+    )
+    .implemented(),
+    d("appendonly", Bool, "no")
+        .field(field!(appendonly, bool))
+        .implemented(),
+    d("auto-aof-rewrite-min-size", Memory(0, I64), "67108864").implemented(),
+    d("auto-aof-rewrite-percentage", Int(0, I32), "100").implemented(),
     d("bgsave_cpulist", Str, "").immutable(),
     d("bind", Bind, "127.0.0.1")
         .field(field!(bind, list))
@@ -233,7 +251,9 @@ pub static DIRECTIVES: &[Directive] = &[
         "client-query-buffer-limit",
         Memory(1048576, I64),
         "1073741824",
-    ),
+    )
+    .field(field!(client_query_buffer_limit, num))
+    .implemented(),
     d("cluster-allow-pubsubshard-when-down", Bool, "yes"),
     d("cluster-allow-reads-when-down", Bool, "no"),
     d("cluster-allow-replica-migration", Bool, "yes"),
@@ -266,6 +286,7 @@ pub static DIRECTIVES: &[Directive] = &[
         .field(field!(databases, num))
         .implemented(),
     d("dbfilename", Str, "dump.rdb")
+        .protected()
         .field(field!(dbfilename, text))
         .implemented(),
     d("dir", Str, ".")
@@ -279,8 +300,12 @@ pub static DIRECTIVES: &[Directive] = &[
         .immutable()
         .field(field!(enable_debug_command, text))
         .implemented(),
-    d("enable-module-command", Enum(NO_YES_LOCAL), "no").immutable(),
-    d("enable-protected-configs", Enum(NO_YES_LOCAL), "no").immutable(),
+    d("enable-module-command", Enum(NO_YES_LOCAL), "no")
+        .immutable()
+        .implemented(),
+    d("enable-protected-configs", Enum(NO_YES_LOCAL), "no")
+        .immutable()
+        .implemented(),
     d("hash-max-listpack-entries", Int(0, I64), "512")
         .alias("hash-max-ziplist-entries")
         .field(field!(hash_max_listpack_entries, num))
@@ -485,26 +510,38 @@ pub static DIRECTIVES: &[Directive] = &[
     d("timeout", Int(0, I32), "0")
         .field(field!(timeout, num))
         .implemented(),
-    d("tls-auth-clients", Enum(&["no", "yes", "optional"]), "yes"),
-    d("tls-ca-cert-dir", Str, ""),
-    d("tls-ca-cert-file", Str, ""),
-    d("tls-cert-file", Str, ""),
-    d("tls-ciphers", Str, ""),
-    d("tls-ciphersuites", Str, ""),
-    d("tls-client-cert-file", Str, ""),
-    d("tls-client-key-file", Str, ""),
-    d("tls-client-key-file-pass", Str, ""),
-    d("tls-cluster", Bool, "no"),
-    d("tls-dh-params-file", Str, ""),
-    d("tls-key-file", Str, ""),
-    d("tls-key-file-pass", Str, ""),
-    d("tls-port", Int(0, 65535), "0"),
-    d("tls-prefer-server-ciphers", Bool, "no"),
-    d("tls-protocols", Str, ""),
-    d("tls-replication", Bool, "no"),
-    d("tls-session-cache-size", Int(0, I32), "20480"),
-    d("tls-session-cache-timeout", Int(0, I32), "300"),
-    d("tls-session-caching", Bool, "yes"),
+    d("tls-auth-clients", Enum(&["no", "yes", "optional"]), "yes")
+        .on_change(TLS)
+        .implemented(),
+    d("tls-ca-cert-dir", Str, "").on_change(TLS).implemented(),
+    d("tls-ca-cert-file", Str, "").on_change(TLS).implemented(),
+    d("tls-cert-file", Str, "").on_change(TLS).implemented(),
+    d("tls-ciphers", Str, "").on_change(TLS).implemented(),
+    d("tls-ciphersuites", Str, "").on_change(TLS).implemented(),
+    d("tls-client-cert-file", Str, "").on_change(TLS),
+    d("tls-client-key-file", Str, "").on_change(TLS),
+    d("tls-client-key-file-pass", Str, "").on_change(TLS),
+    d("tls-cluster", Bool, "no").on_change(TLS),
+    d("tls-dh-params-file", Str, "").on_change(TLS),
+    d("tls-key-file", Str, "").on_change(TLS).implemented(),
+    d("tls-key-file-pass", Str, "").on_change(TLS).implemented(),
+    d("tls-port", Int(0, 65535), "0")
+        .on_change(warn_tls_restart_needed)
+        .implemented(),
+    d("tls-prefer-server-ciphers", Bool, "no")
+        .on_change(TLS)
+        .implemented(),
+    d("tls-protocols", Str, "").on_change(TLS).implemented(),
+    d("tls-replication", Bool, "no").on_change(TLS),
+    d("tls-session-cache-size", Int(0, I32), "20480")
+        .on_change(TLS)
+        .implemented(),
+    d("tls-session-cache-timeout", Int(0, I32), "300")
+        .on_change(TLS)
+        .implemented(),
+    d("tls-session-caching", Bool, "yes")
+        .on_change(TLS)
+        .implemented(),
     d("tracking-table-max-keys", Int(0, I64), "1000000"),
     d("unixsocket", Str, "").immutable(),
     d("unixsocketperm", Octal(0o777), "0").immutable(),

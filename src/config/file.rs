@@ -118,7 +118,6 @@ impl<'c> Loader<'c> {
             ("rename-command", 3) => self.rename(&args[1], &args[2]),
             ("user", n) if n >= 2 => {
                 self.config.users.push(args[1..].to_vec());
-                self.config.note_ignored("user");
                 Ok(())
             }
             ("loadmodule", n) if n >= 2 => {

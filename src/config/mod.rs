@@ -30,6 +30,8 @@ pub struct Config {
     pub hz: u32,
     pub maxclients: usize,
     pub proto_max_bulk_len: usize,
+    /// `client-query-buffer-limit`: a client whose unparsed input passes it is closed.
+    pub client_query_buffer_limit: usize,
     pub enable_debug_command: String,
     pub timeout: u64,
     pub tcp_keepalive: u64,
@@ -82,6 +84,7 @@ impl Default for Config {
             hz: 10,
             maxclients: 10000,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
             enable_debug_command: "no".into(),
             timeout: 0,
             tcp_keepalive: 300,

@@ -1,6 +1,7 @@
 //! CONFIG REWRITE, as Redis does it: comments, unknown lines and file-only
-//! directives (`include`, `rename-command`, `user`, `loadmodule`) stay where
-//! they are; a directive's lines are replaced in place by its current value
+//! directives (`include`, `rename-command`, `loadmodule`) stay where they
+//! are; `user` lines are rewritten in place from [`Config::users`] (the
+//! caller puts the live ACL users there); a directive's lines are replaced in place by its current value
 //! (under its current name, even if the file used the alias); its extra old
 //! lines become blank; directives set to a non-default value that the file
 //! did not mention are appended after a signature comment (added once). The new file is
@@ -50,6 +51,23 @@ pub fn rewrite_text(config: &Config, old: &str) -> String {
         }
     }
     let mut appended = Vec::new();
+    let old_users: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case("user"))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let mut new_users = config
+        .users
+        .iter()
+        .map(|words| format!("user {}", words.join(" ")));
+    for i in old_users {
+        lines[i] = new_users.next().unwrap_or_default();
+    }
     for directive in DIRECTIVES {
         let value = config.get(directive);
         let changed = value != directive.default;
@@ -63,6 +81,8 @@ pub fn rewrite_text(config: &Config, old: &str) -> String {
         }
         appended.extend(new_lines);
     }
+    // Users not in the file yet go last, as in Redis (the default user too).
+    appended.extend(new_users);
     if !appended.is_empty() {
         // A blank line sets the new block apart, then the signature once.
         if lines.last().is_some_and(|l| !l.is_empty()) {

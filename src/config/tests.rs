@@ -102,12 +102,7 @@ fn unimplemented_directives_are_kept_and_noted() {
     assert_eq!(config.users, [["alice", "on", ">pw", "~*", "+@all"]]);
     assert_eq!(
         config.ignored,
-        [
-            "list-max-ziplist-entries",
-            "activerehashing",
-            "replicaof",
-            "user"
-        ]
+        ["list-max-ziplist-entries", "activerehashing", "replicaof"]
     );
 }
 

@@ -502,6 +502,7 @@ impl<'s> Evictor<'_, 's> {
             return false;
         }
         self.server.stats.evicted_keys.fetch_add(1, Relaxed);
+        locked.prop.push(db, [&b"DEL"[..], key].into_iter());
         // Publishing never waits, so it may happen under the shard lock.
         crate::server::notify::evicted(self.server, db, key);
         true

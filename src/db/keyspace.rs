@@ -106,6 +106,9 @@ pub struct Keyspace {
     /// [`Cow::visit`](crate::persist::snapshot::Cow::visit) (one atomic load
     /// when no snapshot runs), so a shard is saved before anyone touches it.
     pub snapshot: crate::persist::snapshot::Cow,
+    /// The append-only file: commands are recorded per lock set and fed to
+    /// it as the locks are released (see [`crate::aof`]).
+    pub aof: crate::aof::Aof,
 }
 
 impl Keyspace {
@@ -128,6 +131,7 @@ impl Keyspace {
             watching: AtomicUsize::new(0),
             notify_flags: AtomicU32::new(0),
             snapshot: crate::persist::snapshot::Cow::new(shards),
+            aof: crate::aof::Aof::new(shards),
         }
     }
 
@@ -201,6 +205,7 @@ impl Keyspace {
                 None => self.snapshot.visit(i as usize, guard),
             }
         }
+        self.capture_pending(ids.iter().map(|&i| i as usize), guards.iter());
         Locked {
             keyspace: self,
             ids,
@@ -209,6 +214,7 @@ impl Keyspace {
             ready: Vec::new(),
             notify_flags: self.notify_flags.load(Relaxed),
             events: Vec::new(),
+            prop: crate::aof::Pending::new(self.aof.recording()),
         }
     }
 
@@ -234,6 +240,7 @@ impl Keyspace {
                 self.snapshot.visit(i, guard);
             }
         }
+        self.capture_pending(0..self.shards.len(), guards.iter());
         Locked {
             keyspace: self,
             ids,
@@ -242,6 +249,20 @@ impl Keyspace {
             ready: Vec::new(),
             notify_flags: self.notify_flags.load(Relaxed),
             events: Vec::new(),
+            prop: crate::aof::Pending::new(self.aof.recording()),
+        }
+    }
+
+    /// An AOF rewrite copies a shard before anything touches it again (see
+    /// [`crate::aof::rewrite`]); one atomic load otherwise.
+    #[inline]
+    fn capture_pending<'g, 'm: 'g>(
+        &self,
+        ids: impl Iterator<Item = usize>,
+        guards: impl Iterator<Item = &'g MutexGuard<'m, Shard>>,
+    ) {
+        if self.aof.capture.active.load(Relaxed) {
+            self.aof.capture.take(ids, guards.map(|g| &**g));
         }
     }
 
@@ -312,6 +333,17 @@ pub struct Locked<'a> {
     /// Keyspace events recorded under these locks, in the order Redis emits
     /// them, for whoever holds the locks to publish (see [`notify`]).
     events: Vec<Event>,
+    /// Commands for the AOF, fed to it when the locks are released.
+    pub prop: crate::aof::Pending,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // Still under the locks: records of one key keep their order.
+        if !self.prop.is_empty() {
+            self.keyspace.aof.feed(&mut self.prop);
+        }
+    }
 }
 
 impl<'a> Locked<'a> {
@@ -395,6 +427,8 @@ impl<'a> Locked<'a> {
         match self.keyspace.shards[id].try_lock() {
             Some(guard) => {
                 self.keyspace.snapshot.visit(id, &guard);
+                self.keyspace
+                    .capture_pending(std::iter::once(id), std::iter::once(&guard));
                 self.ids.push(id as u16);
                 self.guards.push(guard);
                 true
@@ -468,6 +502,7 @@ impl<'l, 'a> Db<'l, 'a> {
                     self.touch_watched(db, key);
                 }
                 self.locked.notify(notify::EXPIRED, "expired", db, key);
+                self.locked.prop.push(db, [&b"DEL"[..], key].into_iter());
                 true
             }
             _ => false,
@@ -693,6 +728,7 @@ impl<'l, 'a> Db<'l, 'a> {
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         let keyspace = self.locked.keyspace;
         keyspace.stats.dirty.fetch_add(1, Relaxed);
+        self.locked.prop.changed();
         // One atomic load each when nobody is blocked or watching.
         if keyspace.blocking.has_waiters() {
             self.locked.ready.push((db, Bytes24::new(key)));
@@ -715,9 +751,17 @@ impl<'l, 'a> Db<'l, 'a> {
         self.locked.notify(class, event, db, key)
     }
 
+    /// What a served blocked client's command reaches the AOF as (its
+    /// non-blocking form), in the selected database.
+    pub fn propagate(&mut self, args: &[&[u8]]) {
+        let db = self.index;
+        self.locked.prop.propagate_as(db, args);
+    }
+
     /// Counts a change that is not tied to one key (FLUSHDB, SWAPDB).
     pub fn add_dirty(&self, n: u64) {
         self.locked.keyspace.stats.dirty.fetch_add(n, Relaxed);
+        self.locked.prop.changed();
     }
 
     // ---- whole-database operations: the caller holds every shard ----
@@ -905,6 +949,7 @@ impl<'l, 'a> Db<'l, 'a> {
                     if self.locked.notify_flags & notify::EXPIRED != 0 {
                         self.locked.events.push(Event::new("expired", db, &k));
                     }
+                    self.locked.prop.push(db, [&b"DEL"[..], &k[..]].into_iter());
                 }
             }
         }

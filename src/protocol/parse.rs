@@ -56,8 +56,12 @@ pub enum Parsed {
 pub enum ProtocolError {
     TooBigMultibulkCount,
     InvalidMultibulkLength,
+    /// More than 10 arguments before AUTH (Redis 7.0.15's wording).
+    UnauthenticatedMultibulkLength,
     TooBigBulkCount,
     InvalidBulkLength,
+    /// A bulk over 16 KiB before AUTH.
+    UnauthenticatedBulkLength,
     ExpectedDollar(u8),
     TooBigInline,
     UnbalancedQuotes,
@@ -71,6 +75,10 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
             ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
             ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
+            ProtocolError::UnauthenticatedMultibulkLength => {
+                f.write_str("unauthenticated multibulk length")
+            }
+            ProtocolError::UnauthenticatedBulkLength => f.write_str("unauthenticated bulk length"),
             ProtocolError::ExpectedDollar(c) => write!(f, "expected '$', got '{}'", *c as char),
             ProtocolError::TooBigInline => f.write_str("too big inline request"),
             ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
@@ -117,8 +125,11 @@ fn parse_multibulk(
         return Ok(Parsed::Incomplete { need: 0 });
     };
     let count = parse_i64(&buf[1..cr]).ok_or(ProtocolError::InvalidMultibulkLength)?;
-    if count > i32::MAX as i64 || (limits.unauthenticated && count > 10) {
+    if count > i32::MAX as i64 {
         return Err(ProtocolError::InvalidMultibulkLength);
+    }
+    if limits.unauthenticated && count > 10 {
+        return Err(ProtocolError::UnauthenticatedMultibulkLength);
     }
     let mut pos = cr + 2;
     if count <= 0 {
@@ -141,9 +152,11 @@ fn parse_multibulk(
             return Err(ProtocolError::ExpectedDollar(buf[pos]));
         }
         let len = parse_i64(&buf[pos + 1..cr]).ok_or(ProtocolError::InvalidBulkLength)?;
-        if len < 0 || len as u64 > limits.max_bulk as u64 || (limits.unauthenticated && len > 16384)
-        {
+        if len < 0 || len as u64 > limits.max_bulk as u64 {
             return Err(ProtocolError::InvalidBulkLength);
+        }
+        if limits.unauthenticated && len > 16384 {
+            return Err(ProtocolError::UnauthenticatedBulkLength);
         }
         let start = cr + 2;
         let end = start + len as usize;
@@ -374,6 +387,25 @@ mod tests {
             args(&long).unwrap_err(),
             ProtocolError::TooBigMultibulkCount
         );
+    }
+
+    #[test]
+    fn unauthenticated_limits_have_their_own_words() {
+        let (mut spans, mut scratch) = (Vec::new(), Vec::new());
+        let limits = Limits {
+            unauthenticated: true,
+            ..Limits::default()
+        };
+        let mut parse = |buf: &[u8]| parse_request(buf, &mut spans, &mut scratch, limits);
+        assert_eq!(
+            parse(b"*11\r\n").unwrap_err().to_string(),
+            "Protocol error: unauthenticated multibulk length"
+        );
+        assert_eq!(
+            parse(b"*1\r\n$16385\r\n").unwrap_err().to_string(),
+            "Protocol error: unauthenticated bulk length"
+        );
+        assert!(parse(b"*10\r\n$16384\r\n").is_ok());
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct Client {
     pub db: usize,
     pub authenticated: bool,
     pub user: String,
+    /// The ACL user behind `user`, with the registry generation it was read at.
+    pub acl_user: Option<(u64, Arc<crate::acl::User>)>,
     pub handle: Arc<ClientHandle>,
     /// Set by QUIT, or after a protocol error: close once replies are written.
     pub close_after_reply: bool,
@@ -99,6 +101,7 @@ impl Client {
             db: 0,
             authenticated,
             user: "default".into(),
+            acl_user: None,
             handle,
             close_after_reply: false,
             reply_mode: ReplyMode::On,

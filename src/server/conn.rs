@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -29,28 +29,52 @@ use crate::protocol::{Limits, Parsed, Reply, Span, parse_request};
 const READ_CHUNK: usize = 16 * 1024;
 /// MONITOR lines, or pub/sub messages, gathered into one write.
 const FEED_WRITE_BATCH: usize = 64 * 1024;
+/// A batch's replies are written once they pass this, and the rest of the
+/// pipeline runs after the write: replies to a huge pipeline never pile up,
+/// and a client that stops reading stops being read (TCP backpressure).
+const REPLY_FLUSH: usize = 128 * 1024;
+/// How often a stalled reply write re-checks `client-output-buffer-limit`.
+const STALL_CHECK: Duration = Duration::from_millis(100);
 
-pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().unwrap_or(addr);
+/// A client connection: plain TCP, or TLS over TCP ([`super::tls`]).
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// The socket underneath, for its options and addresses.
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Stream for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+pub async fn serve<S: Stream>(server: Arc<Server>, mut stream: S, addr: SocketAddr) {
+    let _ = stream.tcp().set_nodelay(true);
+    let local = stream.tcp().local_addr().unwrap_or(addr);
     server.stats.total_connections.fetch_add(1, Relaxed);
-    let (maxclients, needs_auth, keepalive) = {
+    let (maxclients, protected_mode, keepalive) = {
         let config = server.config.read();
         (
             config.maxclients,
-            config.requirepass.is_some(),
+            config.protected_mode,
             config.tcp_keepalive,
         )
     };
+    if crate::acl::protected_mode_refuses(&server, protected_mode, addr) {
+        let _ = stream.write_all(crate::acl::PROTECTED_MODE_DENIED).await;
+        return;
+    }
+    let needs_auth = server.acl.default_needs_auth();
     let Some(handle) = server.clients.try_register(addr, local, maxclients) else {
         server.stats.rejected_connections.fetch_add(1, Relaxed);
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
+        let _ = stream.flush().await;
         return;
     };
-    set_keepalive(&stream, keepalive);
-    handle.fd.store(stream.as_raw_fd() as i64, Relaxed);
+    set_keepalive(stream.tcp(), keepalive);
+    handle.fd.store(stream.tcp().as_raw_fd() as i64, Relaxed);
     let mut client = Client::new(handle.clone(), !needs_auth);
     let mut session = Session::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -58,26 +82,33 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
     let mut last_read = Instant::now();
     // Set when CLIENT PAUSE holds the next command in `rbuf`.
     let mut held: Option<Duration> = None;
+    // Set when a batch stopped to flush its replies: run the rest before reading.
+    let mut resume = false;
 
     loop {
+        let mut served = false;
         if let Some(wait) = client.block.wait.take() {
             // Blocked (BLPOP...): the rest of the pipeline waits in `rbuf`.
             match wait_unblocked(&server, &client, &mut stream, &mut rbuf, wait).await {
-                Some(reply) => out.raw(&reply),
+                Some(reply) => {
+                    out.raw(&reply);
+                    served = true;
+                }
                 None => break,
             }
+            // Redis counts the reply as interaction: `timeout` restarts here.
+            last_read = Instant::now();
         } else if let Some(remaining) = held.take() {
             tokio::select! {
                 biased;
                 _ = handle.killed() => break,
                 _ = server.clients.pause_ended(remaining) => {}
             }
+        } else if std::mem::take(&mut resume) {
+            // The rest of a pipeline whose replies were just flushed.
         } else {
-            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-                // Grow with what has arrived, never with what a header announces.
-                rbuf.reserve(rbuf.len().max(READ_CHUNK));
-            }
-            let idle_deadline = idle_deadline(&server, &handle, last_read);
+            grow_read_buffer(&server, &mut rbuf);
+            let deadline = idle_deadline(&server, &handle, last_read);
             let read = tokio::select! {
                 biased;
                 _ = handle.killed() => break,
@@ -99,12 +130,21 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
                     continue;
                 }
                 r = stream.read_buf(&mut rbuf) => r,
-                _ = sleep_until_or_never(idle_deadline) => break,
+                _ = sleep_until_or_never(deadline) => {
+                    // CONFIG SET timeout (or a SUBSCRIBE) may have moved it since.
+                    match idle_deadline(&server, &handle, last_read) {
+                        Some(at) if at <= Instant::now() => break,
+                        _ => continue,
+                    }
+                }
             };
             match read {
                 Ok(0) | Err(_) => break,
                 Ok(n) => server.stats.net_input_bytes.fetch_add(n as u64, Relaxed),
             };
+            if over_query_limit(&server, &handle, &rbuf) {
+                break;
+            }
             last_read = Instant::now();
             handle.interacted();
         }
@@ -113,14 +153,27 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
         let end = session.run_batch(&server, &mut client, &mut out, &rbuf);
         rbuf.advance(end.consumed);
         held = end.held;
+        resume = end.flushed;
+        // The AOF holds the batch's writes (fsynced under `always`) before
+        // any reply says so; a served blocked reply was logged elsewhere.
+        if let Some(target) = server.keyspace.aof.after_batch(served) {
+            server.keyspace.aof.synced_to(target).await;
+        }
         if !out.is_empty() {
             server
                 .stats
                 .net_output_bytes
                 .fetch_add(out.len() as u64, Relaxed);
-            if !write_unless_killed(&mut stream, &out.buf, &handle).await {
+            if !write_replies(&server, &session, &handle, &mut stream, &out.buf).await {
                 break;
             }
+            // Replies flushed mid-batch still count against the output limit
+            // until the next read, as Redis holds every reply to one read.
+            session.flushed = if resume {
+                session.flushed + out.len()
+            } else {
+                0
+            };
             out.buf.clear();
             if out.buf.capacity() > 1024 * 1024 {
                 out.buf = BytesMut::with_capacity(READ_CHUNK);
@@ -150,7 +203,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
 async fn wait_unblocked(
     server: &Server,
     client: &Client,
-    stream: &mut TcpStream,
+    stream: &mut impl Stream,
     rbuf: &mut BytesMut,
     wait: super::blocking::BlockWait,
 ) -> Option<Vec<u8>> {
@@ -160,9 +213,7 @@ async fn wait_unblocked(
     } = wait;
     let mut deadline = deadline.map(Instant::from_std);
     loop {
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-            rbuf.reserve(READ_CHUNK);
-        }
+        grow_read_buffer(server, rbuf);
         tokio::select! {
             biased;
             _ = client.handle.killed() => return None,
@@ -184,10 +235,44 @@ async fn wait_unblocked(
                 Ok(0) | Err(_) => return None,
                 Ok(n) => {
                     server.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                    if over_query_limit(server, &client.handle, rbuf) {
+                        return None;
+                    }
                 }
             },
         }
     }
+}
+
+/// Makes room for the next read. The buffer grows with what has arrived
+/// (doubling), never with what a header announces, and never far past
+/// `client-query-buffer-limit`: a peer announcing a 500 MB bulk costs only
+/// the bytes it actually sends.
+fn grow_read_buffer(server: &Server, rbuf: &mut BytesMut) {
+    if rbuf.capacity() - rbuf.len() >= READ_CHUNK / 4 {
+        return;
+    }
+    let limit = server.config.read().client_query_buffer_limit;
+    // One byte past the limit is enough to know it was passed.
+    let room = limit.saturating_add(1).saturating_sub(rbuf.len());
+    rbuf.reserve(rbuf.len().max(READ_CHUNK).min(room.max(READ_CHUNK / 4)));
+}
+
+/// `client-query-buffer-limit`: true (and logged, as Redis does) when the
+/// unparsed input passed it; the connection is then closed without a reply.
+fn over_query_limit(server: &Server, handle: &ClientHandle, rbuf: &BytesMut) -> bool {
+    let limit = server.config.read().client_query_buffer_limit;
+    if rbuf.len() <= limit {
+        return false;
+    }
+    let head = String::from_utf8_lossy(&rbuf[..rbuf.len().min(64)]).into_owned();
+    tracing::warn!(
+        "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
+        handle.id,
+        handle.addr,
+        head
+    );
+    true
 }
 
 /// `tcp-keepalive`: probe after that many idle seconds (0 = off), then every
@@ -238,7 +323,7 @@ async fn next_push(mailbox: Option<&Arc<super::pubsub::Mailbox>>) {
 /// Writes one batch of queued pub/sub messages; false when the connection
 /// must close. The bytes count against the output limit until written, so a
 /// peer that stops reading is disconnected by the publishers.
-async fn write_pushes(server: &Server, client: &Client, stream: &mut TcpStream) -> bool {
+async fn write_pushes(server: &Server, client: &Client, stream: &mut impl Stream) -> bool {
     let Some(mailbox) = client.pubsub.mailbox() else {
         return true;
     };
@@ -258,7 +343,7 @@ async fn write_pushes(server: &Server, client: &Client, stream: &mut TcpStream) 
 async fn write_monitor_lines(
     server: &Server,
     client: &mut Client,
-    stream: &mut TcpStream,
+    stream: &mut impl Stream,
     first: Bytes,
 ) -> std::io::Result<()> {
     let mut batch = BytesMut::from(&first[..]);
@@ -282,13 +367,64 @@ async fn write_monitor_lines(
     }
 }
 
+/// Writes a batch of replies; false when the connection must close. When the
+/// client's class has a `client-output-buffer-limit`, the unwritten rest of
+/// a stalled write counts against it (re-checked every [`STALL_CHECK`]), so a
+/// client that stops reading is dropped once over the soft limit for its
+/// seconds, as in Redis.
+async fn write_replies(
+    server: &Server,
+    session: &Session,
+    handle: &ClientHandle,
+    stream: &mut impl Stream,
+    data: &[u8],
+) -> bool {
+    let limits = &server.pubsub.limits;
+    let kind = handle.kind();
+    if !limits.is_limited(kind) {
+        return write_unless_killed(stream, data, handle).await;
+    }
+    let mut pos = 0;
+    while pos < data.len() {
+        tokio::select! {
+            biased;
+            _ = handle.killed() => return false,
+            written = stream.write(&data[pos..]) => match written {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => pos += n,
+            },
+            _ = tokio::time::sleep(STALL_CHECK) => {}
+        }
+        let pending = data.len() - pos;
+        if pending > 0 && limits.exceeded(kind, pending, &session.soft_limit, cmd::now_ms()) {
+            output_limit_close(handle);
+            return false;
+        }
+    }
+    // TLS buffers what `write` took until flushed; a no-op on plain TCP.
+    stream.flush().await.is_ok()
+}
+
+fn output_limit_close(handle: &ClientHandle) {
+    tracing::warn!(
+        "Client id={} addr={} closed for overcoming of output buffer limits.",
+        handle.id,
+        handle.addr
+    );
+    handle.kill();
+}
+
 /// Writes `data`; false when the peer is gone or CLIENT KILL came first, so a
-/// client that stopped reading can still be killed at once.
-async fn write_unless_killed(stream: &mut TcpStream, data: &[u8], handle: &ClientHandle) -> bool {
+/// client that stopped reading can still be killed at once. The flush sends
+/// what TLS buffered; on plain TCP it does nothing.
+async fn write_unless_killed(stream: &mut impl Stream, data: &[u8], handle: &ClientHandle) -> bool {
     tokio::select! {
         biased;
         _ = handle.killed() => false,
-        written = stream.write_all(data) => written.is_ok(),
+        written = async {
+            stream.write_all(data).await?;
+            stream.flush().await
+        } => written.is_ok(),
     }
 }
 
@@ -308,6 +444,8 @@ pub struct Session {
     scratch: Vec<u8>,
     /// Since when the replies of this batch are over the soft output limit.
     soft_limit: super::output_limits::SoftTimer,
+    /// Reply bytes already written for the requests of the current read.
+    flushed: usize,
 }
 
 /// How far a batch got.
@@ -318,6 +456,9 @@ pub struct BatchEnd {
     /// Set when CLIENT PAUSE holds the next command for up to this long; it is
     /// left unconsumed.
     pub held: Option<Duration>,
+    /// The batch stopped because its replies passed [`REPLY_FLUSH`]; more
+    /// complete requests may follow in the buffer.
+    pub flushed: bool,
 }
 
 impl Session {
@@ -330,12 +471,15 @@ impl Session {
         out: &mut Reply,
         buf: &[u8],
     ) -> BatchEnd {
-        let limits = Limits {
+        let mut limits = Limits {
             max_bulk: server.config.read().proto_max_bulk_len,
             unauthenticated: !client.authenticated,
         };
         let mut pos = 0;
+        let mut flushed = false;
         while pos < buf.len() && !client.close_after_reply {
+            // AUTH earlier in this batch lifts the pre-AUTH limits at once.
+            limits.unauthenticated = !client.authenticated;
             let parsed = parse_request(&buf[pos..], &mut self.spans, &mut self.scratch, limits);
             let (consumed, args) = match parsed {
                 Ok(Parsed::Incomplete { .. }) => break,
@@ -363,6 +507,7 @@ impl Session {
                 return BatchEnd {
                     consumed: pos,
                     held: Some(wait),
+                    flushed: false,
                 };
             }
             pos += consumed;
@@ -373,10 +518,15 @@ impl Session {
             if client.block.wait.is_some() {
                 break; // blocked: later commands wait for the reply
             }
+            if out.len() >= REPLY_FLUSH {
+                flushed = pos < buf.len();
+                break;
+            }
         }
         BatchEnd {
             consumed: pos,
             held: None,
+            flushed,
         }
     }
 }
@@ -392,16 +542,11 @@ impl Session {
         if !limits.is_limited(kind) {
             return false;
         }
-        let pending = out.len() + client.handle.output_buffer.load(Relaxed);
+        let pending = out.len() + self.flushed + client.handle.output_buffer.load(Relaxed);
         if !limits.exceeded(kind, pending, &self.soft_limit, cmd::now_ms()) {
             return false;
         }
-        tracing::warn!(
-            "Client id={} addr={} closed for overcoming of output buffer limits.",
-            client.id,
-            client.handle.addr
-        );
-        client.handle.kill();
+        output_limit_close(&client.handle);
         out.buf.clear();
         true
     }
@@ -510,6 +655,21 @@ mod tests {
         let (replies, end) = h.batch(&input[end.consumed..]);
         assert_eq!(replies, "+OK\r\n$1\r\nv\r\n");
         assert_eq!(end.held, None);
+    }
+
+    #[test]
+    fn big_pipeline_stops_to_flush_its_replies() {
+        let mut h = Harness::new();
+        h.batch(&format!("SET k {}\r\n", "x".repeat(40_000)));
+        let pipeline = "GET k\r\n".repeat(10);
+        let (replies, end) = h.batch(&pipeline);
+        assert!(end.flushed);
+        assert!(replies.len() >= REPLY_FLUSH && replies.len() < REPLY_FLUSH + 41_000);
+        assert_eq!(end.consumed, 4 * 7, "four GETs passed the flush size");
+        let (_, end) = h.batch(&pipeline[end.consumed..]);
+        assert!(end.flushed);
+        let (_, end) = h.batch(&"GET k\r\n".repeat(2));
+        assert!(!end.flushed, "nothing left to run");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod notify;
 pub mod output_limits;
 pub mod pubsub;
 pub mod stats;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub use client::{Client, ClientHandle, ClientRegistry, ReplyMode};
@@ -31,6 +32,8 @@ pub struct Server {
     pub config: RwLock<Config>,
     pub keyspace: Keyspace,
     pub commands: CommandTable,
+    /// Users, their permissions and the ACL LOG.
+    pub acl: crate::acl::Acl,
     pub stats: Stats,
     /// `maxmemory` and its policy, the eviction pool (see [`crate::db::evict`]).
     pub eviction: crate::db::evict::Eviction,
@@ -47,6 +50,8 @@ pub struct Server {
     pub scripts: crate::script::Scripts,
     /// RDB snapshot and loading state (see [`crate::persist`]).
     pub persist: crate::persist::State,
+    /// The acceptor for `tls-port`, rebuilt when CONFIG SET changes it.
+    pub tls: tls::Tls,
     shutting_down: AtomicBool,
     shutdown: Notify,
 }
@@ -55,6 +60,7 @@ impl Server {
     pub fn new(config: Config) -> Result<Arc<Server>, String> {
         let commands = CommandTable::new(&config.renames)
             .map_err(|e| format!("No such command in rename-command: {}", e.0))?;
+        let acl = crate::acl::Acl::new(&commands, &config)?;
         let stats = Stats::new(commands.ids());
         stats.apply_config(&config);
         let keyspace = Keyspace::new(config.databases, shard_count());
@@ -69,10 +75,12 @@ impl Server {
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
         let busy_ms = busy_threshold_ms(&config);
+        let tls = tls::Tls::new(&config)?;
         let server = Arc::new(Server {
             config: RwLock::new(config),
             keyspace,
             commands,
+            acl,
             stats,
             eviction,
             clients: ClientRegistry::default(),
@@ -83,6 +91,7 @@ impl Server {
             bound: RwLock::new(Vec::new()),
             scripts: crate::script::Scripts::with_busy_threshold(busy_ms),
             persist: Default::default(),
+            tls,
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
         });
@@ -104,9 +113,13 @@ impl Server {
             .notify_flags
             .store(notify::flags(&events), Relaxed);
         apply_output_limits(&self.pubsub, &config);
+        self.acl.follow_requirepass(&config, &self.commands);
         self.scripts
             .run
             .set_threshold_ms(busy_threshold_ms(&config));
+        self.tls.refresh(&config);
+        drop(config);
+        crate::aof::follow_config(self);
     }
 
     /// Starts an orderly shutdown: listeners stop, connections close.
@@ -159,11 +172,15 @@ fn shard_count() -> usize {
 }
 
 /// Binds every configured address with SO_REUSEADDR, so a restarted server
-/// gets its port back at once.
+/// gets its port back at once. IPv6 sockets are IPv6-only, as in Redis, so
+/// `bind * -::*` binds both wildcards instead of the second one colliding
+/// with the first. A leading `-` makes an address optional (`bind 127.0.0.1
+/// -::1` on a host without IPv6): failing to bind it is only a warning.
 fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
-    for host in &config.bind {
-        let host = host.trim_start_matches('-');
+    for entry in &config.bind {
+        let optional = entry.starts_with('-');
+        let host = entry.trim_start_matches('-');
         let ip: std::net::IpAddr = match host {
             "*" => "0.0.0.0".parse().unwrap(),
             "::*" => "::".parse().unwrap(),
@@ -172,18 +189,9 @@ fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
                 .map_err(|_| std::io::Error::other(format!("Invalid bind address '{h}'")))?,
         };
         let addr = SocketAddr::new(ip, config.port);
-        let socket = if ip.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        match socket.bind(addr) {
-            Ok(()) => listeners.push(socket.listen(config.tcp_backlog)?),
-            // `bind 127.0.0.1 -::1`: a leading '-' means optional, as in Redis.
-            Err(e) if ip.is_ipv6() && host != config.bind[0] => {
-                tracing::warn!("Could not bind {addr}: {e}")
-            }
+        match listen_on(addr, config.tcp_backlog) {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if optional => tracing::warn!("Could not bind {addr}: {e}"),
             Err(e) => {
                 return Err(std::io::Error::new(
                     e.kind(),
@@ -195,8 +203,22 @@ fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
     Ok(listeners)
 }
 
+fn listen_on(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    TcpListener::from_std(socket.into())
+}
+
 /// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
 pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
+    let aof = crate::aof::prepare(&server).map_err(std::io::Error::other)?;
     let listeners = if server.config.read().port == 0 {
         Vec::new()
     } else {
@@ -212,13 +234,22 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
     for listener in listeners {
         tokio::spawn(accept_loop(server.clone(), listener));
     }
-    let loader = server.clone();
-    let loaded = tokio::task::spawn_blocking(move || crate::persist::load_at_startup(&loader))
-        .await
-        .unwrap_or_else(|e| Err(format!("loading panicked: {e}")));
-    server.persist.loading.store(false, Relaxed);
-    loaded.map_err(std::io::Error::other)?;
+    tls::listen(&server)?;
     spawn_metrics(&server)?;
+    tokio::spawn(signals(server.clone()));
+    // Clients get -LOADING until the dataset is in: the AOF when it takes
+    // precedence, else the RDB file (then a new AOF is written from it).
+    if !matches!(aof, crate::aof::Startup::Load(_)) {
+        let loader = server.clone();
+        tokio::task::spawn_blocking(move || crate::persist::load_at_startup(&loader))
+            .await
+            .unwrap_or_else(|e| Err(format!("loading panicked: {e}")))
+            .map_err(std::io::Error::other)?;
+    }
+    crate::aof::finish(&server, aof)
+        .await
+        .map_err(std::io::Error::other)?;
+    server.persist.loading.store(false, Relaxed);
     tokio::spawn(cron(server.clone()));
     tokio::spawn(crate::persist::cron(server.clone()));
     let saver = server.clone();
@@ -226,8 +257,8 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
         .name("ferrokv-bgsave".into())
         .spawn(move || crate::persist::run_saver(saver))?;
     tokio::spawn(crate::db::evict::run_background(server.clone()));
-    tokio::spawn(signals(server.clone()));
     server.wait_shutdown().await;
+    crate::aof::shutdown(&server);
     tracing::warn!("Received shutdown request, exiting now.");
     // Give connection tasks a moment to flush their last replies.
     let deadline = Instant::now() + Duration::from_millis(500);

@@ -57,6 +57,32 @@ impl Drop for TempDir {
     }
 }
 
+/// A fresh directory for one server's files (AOF, RDB), so tests never
+/// share or leave them behind.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "ferrokv-{tag}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a temp dir");
+    dir
+}
+
+/// Persistence off (no save points, no AOF) and files in `dir`, unless
+/// `extra` says otherwise (later arguments win).
+fn ferrokv_command(port: u16, dir: &TempDir, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrokv"));
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--loglevel", "warning", "--save", "", "--appendonly", "no"])
+        .args(["--dir", &dir.arg()])
+        .args(extra);
+    cmd
+}
+
 /// Picks a port the kernel considers free right now. Another process could
 /// take it before the server binds, so callers retry on a failed start.
 pub fn free_port() -> u16 {
@@ -79,13 +105,7 @@ impl ServerProcess {
     /// No save points and a private `--dir` unless `extra` says otherwise.
     pub fn ferrokv(extra: &[&str]) -> ServerProcess {
         let dir = TempDir::new("ferrokv");
-        let mut server = Self::start_with_retries(|port| {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrokv"));
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--loglevel", "warning", "--save", "", "--dir", &dir.arg()])
-                .args(extra);
-            cmd
-        });
+        let mut server = Self::start_with_retries(|port| ferrokv_command(port, &dir, extra));
         server.scratch = Some(dir);
         server
     }
@@ -93,11 +113,7 @@ impl ServerProcess {
     /// Starts ferrokv on a given port (restart tests need the same port).
     pub fn ferrokv_on(port: u16, extra: &[&str]) -> Result<ServerProcess, String> {
         let dir = TempDir::new("ferrokv");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrokv"));
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--loglevel", "warning", "--save", "", "--dir", &dir.arg()])
-            .args(extra);
-        let mut server = Self::start(cmd, port)?;
+        let mut server = Self::start(ferrokv_command(port, &dir, extra), port)?;
         server.scratch = Some(dir);
         Ok(server)
     }

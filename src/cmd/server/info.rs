@@ -379,11 +379,11 @@ fn scripting_memory(server: &Source, out: &mut String) {
 }
 
 fn persistence(server: &Source, out: &mut String) {
-    let appendonly = server.config.read().appendonly;
     let state = &server.persist;
     let bgsave = state.bgsave_in_progress.load(Relaxed);
     let now_secs = crate::cmd::now_ms() / 1000;
-    field(out, "loading", u8::from(state.loading.load(Relaxed)));
+    let loading = state.loading.load(Relaxed) || server.keyspace.aof.loading();
+    field(out, "loading", u8::from(loading));
     field(out, "async_loading", 0);
     field(out, "current_cow_peak", 0);
     field(out, "current_cow_size", 0);
@@ -422,16 +422,16 @@ fn persistence(server: &Source, out: &mut String) {
     field(out, "rdb_saves", state.saves.load(Relaxed));
     // The bytes held for shards clients reached before the saver (no fork).
     field(out, "rdb_last_cow_size", state.last_cow_size.load(Relaxed));
-    field(out, "aof_enabled", u8::from(appendonly));
-    field(out, "aof_rewrite_in_progress", 0);
-    field(out, "aof_rewrite_scheduled", 0);
-    field(out, "aof_last_rewrite_time_sec", -1);
-    field(out, "aof_current_rewrite_time_sec", -1);
-    field(out, "aof_last_bgrewrite_status", "ok");
-    field(out, "aof_rewrites", 0);
-    field(out, "aof_last_write_status", "ok");
+    server
+        .keyspace
+        .aof
+        .info(|name, value| field(out, name, value));
     field(out, "module_fork_in_progress", 0);
     field(out, "module_fork_last_cow_size", 0);
+    server
+        .keyspace
+        .aof
+        .info_enabled(|name, value| field(out, name, value));
 }
 
 fn stats(server: &Source, out: &mut String) {

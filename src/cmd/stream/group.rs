@@ -3,7 +3,8 @@
 //! up on its behalf, as Redis 7.0 does.
 
 use super::{
-    STREAM, stream_event, consumer_created_event, has_consumer, key2, parse_bound, parse_strict_id, read_stream, reply_entry, reply_id, write_stream,
+    STREAM, consumer_created_event, has_consumer, key2, parse_bound, parse_strict_id, read_stream,
+    reply_entry, reply_id, stream_event, write_stream,
 };
 use crate::cmd::spec::{CommandSpec, flag::*};
 use crate::cmd::{Args, CmdError, CmdResult, Ctx};
@@ -533,7 +534,6 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
             .collect()
     };
     let group = stream.groups.get_mut(name).expect("checked");
-    group.consumer(consumer, now).0.seen_ms = now;
     let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
     let mut attempts = count * 10;
     let mut next = StreamId::MIN;
@@ -560,6 +560,10 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
             .expect("delivered")
             .delivery_count = delivery_count;
         claimed.push(id);
+    }
+    // As XCLAIM: the consumer exists once it owns something.
+    if !claimed.is_empty() {
+        group.consumer(consumer, now).0.seen_ms = now;
     }
     let out = &mut *ctx.out;
     out.array(3);

@@ -35,7 +35,13 @@ fn has_consumer(db: &mut Db<'_, '_>, key: &[u8], group: &[u8], consumer: &[u8]) 
 
 /// Raises `xgroup-createconsumer` when `existed` was false and the consumer
 /// exists now.
-fn consumer_created_event(db: &mut Db<'_, '_>, existed: bool, key: &[u8], group: &[u8], consumer: &[u8]) {
+fn consumer_created_event(
+    db: &mut Db<'_, '_>,
+    existed: bool,
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+) {
     if !existed && has_consumer(db, key, group, consumer) {
         stream_event(db, "xgroup-createconsumer", key);
     }
@@ -363,6 +369,11 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if trimmed > 0 {
         stream_event(&mut ctx.db, "xtrim", key);
     }
+    // The AOF gets the ID this call chose (`*` depends on the clock).
+    let chosen = id.to_string();
+    let mut propagated: Vec<&[u8]> = args.iter().collect();
+    propagated[id_at] = chosen.as_bytes();
+    ctx.propagate_as(&propagated);
     reply_id(ctx.out, id);
     Ok(())
 }

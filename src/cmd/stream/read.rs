@@ -318,10 +318,7 @@ fn deliver_new(
     now: u64,
     out: &mut Reply,
 ) -> bool {
-    let Some(last) = stream.groups.get_mut(group).map(|g| {
-        g.consumer(consumer, now).0.seen_ms = now;
-        g.last_id
-    }) else {
+    let Some(last) = stream.groups.get(group).map(|g| g.last_id) else {
         return false;
     };
     let ids: Vec<StreamId> = {
@@ -332,6 +329,10 @@ fn deliver_new(
         reply_entries(out, &entries);
         entries.iter().map(|e| e.id).collect()
     };
+    // Redis creates (or touches) the consumer only when there is something
+    // new to deliver, so an idle poll leaves XINFO CONSUMERS unchanged.
+    let g = stream.groups.get_mut(group).expect("group");
+    g.consumer(consumer, now).0.seen_ms = now;
     for id in ids {
         stream.advance_group(group, id);
         if !noack {
@@ -417,5 +418,15 @@ fn serve_xreadgroup(db: &mut Db<'_, '_>, key: &[u8], args: &Args, out: &mut Repl
     }
     reply_streams(out, &[(key, body.buf.to_vec())]);
     db.modified(key);
+    // The AOF replays the read that served it, without BLOCK.
+    let mut logged: Vec<&[u8]> = vec![b"XREADGROUP", b"GROUP", group, consumer];
+    if args.get(1) != b"0" {
+        logged.extend([&b"COUNT"[..], args.get(1)]);
+    }
+    if noack {
+        logged.push(b"NOACK");
+    }
+    logged.extend([&b"STREAMS"[..], key, b">"]);
+    db.propagate(&logged);
     true
 }
