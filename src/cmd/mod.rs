@@ -195,6 +195,19 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
         reject(server, client, id, out, msg);
         return;
     }
+    // SAVE, SHUTDOWN and the like cannot run under EXEC's locks; `reject`
+    // also dooms the transaction (EXECABORT), as Redis does.
+    if client.multi.is_some() && spec.flags & (flag::NO_MULTI | flag::TXN_CONTROL) == flag::NO_MULTI
+    {
+        reject(
+            server,
+            client,
+            id,
+            out,
+            "ERR Command not allowed inside a transaction",
+        );
+        return;
+    }
     if let Some(txn) = client.multi.as_mut()
         && spec.flags & flag::TXN_CONTROL == 0
     {

@@ -7,6 +7,9 @@
 use crc::{CRC_64_REDIS, Crc};
 
 pub const RDB_VERSION: u16 = 10;
+/// The newest version read: Redis 7.2's 11 only adds the two read-only types
+/// above, so migrating from a newer Redis works too.
+pub const RDB_READ_VERSION: u16 = 11;
 
 /// Value type bytes.
 pub mod ty {
@@ -27,6 +30,10 @@ pub mod ty {
     pub const ZSET_LISTPACK: u8 = 17;
     pub const LIST_QUICKLIST_2: u8 = 18;
     pub const STREAM_LISTPACKS_2: u8 = 19;
+    /// Redis 7.2 (RDB 11), read only: sets as listpacks, and streams whose
+    /// consumers also carry an active time.
+    pub const SET_LISTPACK: u8 = 20;
+    pub const STREAM_LISTPACKS_3: u8 = 21;
 }
 
 /// Opcodes that are not value types.

@@ -280,6 +280,7 @@ pub fn read_value(inp: &mut Input<'_>, kind: u8, limits: &Limits) -> Result<Valu
             let members = (0..n).map(|_| inp.string()).collect::<Result<Vec<_>>>()?;
             set_from(members, limits)
         }
+        ty::SET_LISTPACK => set_from(codec::read_listpack(&inp.string()?)?, limits),
         ty::SET_INTSET => {
             let ints = codec::read_intset(&inp.string()?)?;
             let members = ints
@@ -318,9 +319,13 @@ pub fn read_value(inp: &mut Input<'_>, kind: u8, limits: &Limits) -> Result<Valu
         ty::HASH_ZIPMAP => hash_from(codec::read_zipmap(&inp.string()?)?, limits),
         ty::HASH_ZIPLIST => hash_from(codec::read_ziplist(&inp.string()?)?, limits),
         ty::HASH_LISTPACK => hash_from(codec::read_listpack(&inp.string()?)?, limits),
-        ty::STREAM_LISTPACKS | ty::STREAM_LISTPACKS_2 => {
-            let v2 = kind == ty::STREAM_LISTPACKS_2;
-            let s = super::stream::read_stream(inp, v2, limits.stream)?;
+        ty::STREAM_LISTPACKS | ty::STREAM_LISTPACKS_2 | ty::STREAM_LISTPACKS_3 => {
+            let version = match kind {
+                ty::STREAM_LISTPACKS => 1,
+                ty::STREAM_LISTPACKS_2 => 2,
+                _ => 3,
+            };
+            let s = super::stream::read_stream(inp, version, limits.stream)?;
             Ok(Value::Stream(Box::new(s)))
         }
         6 | 7 => bad("module values are not supported"),
@@ -335,7 +340,7 @@ pub fn check_payload(payload: &[u8]) -> Option<&[u8]> {
     }
     let (body, footer) = payload.split_at(payload.len() - 10);
     let version = u16::from_le_bytes([footer[0], footer[1]]);
-    if version > codec::RDB_VERSION {
+    if version > codec::RDB_READ_VERSION {
         return None;
     }
     let crc = u64::from_le_bytes(footer[2..].try_into().unwrap());
@@ -387,7 +392,7 @@ pub fn read_file(
         .ok()
         .and_then(|v| v.parse().ok())
         .ok_or(Error("Wrong signature trying to load DB from file".into()))?;
-    if !(1..=codec::RDB_VERSION).contains(&version) {
+    if !(1..=codec::RDB_READ_VERSION).contains(&version) {
         return bad(format!("Can't handle RDB format version {version}"));
     }
     // The checksum first: a torn or corrupted file is refused before any of
@@ -491,4 +496,49 @@ pub fn read_file(
         return bad("Trailing bytes after the end of the RDB file");
     }
     Ok(info)
+}
+
+#[cfg(test)]
+mod newer_versions {
+    use super::*;
+    use crate::persist::rdb::codec::{ListpackBuilder, Lzf, put_string};
+
+    /// A DUMP payload as Redis 7.2 writes it: type byte, body, RDB 11 footer.
+    fn payload_v11(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut payload = vec![kind];
+        payload.extend_from_slice(body);
+        payload.extend_from_slice(&11u16.to_le_bytes());
+        let crc = codec::crc64(&payload);
+        payload.extend_from_slice(&crc.to_le_bytes());
+        payload
+    }
+
+    #[test]
+    fn a_redis_7_2_set_listpack_loads() {
+        let mut lp = ListpackBuilder::default();
+        for member in [b"apple".as_slice(), b"17", b"-3"] {
+            lp.push(member);
+        }
+        let mut body = Vec::new();
+        put_string(&mut body, &lp.finish(), Lzf::Off);
+        let payload = payload_v11(ty::SET_LISTPACK, &body);
+        let checked = check_payload(&payload).expect("RDB 11 is read");
+        let limits = Limits::from_config(&crate::config::Config::default());
+        let Value::Set(set) = read_payload(checked, &limits).expect("decodes") else {
+            panic!("not a set");
+        };
+        assert_eq!(set.len(), 3);
+        assert!(set.contains(b"apple") && set.contains(b"17") && set.contains(b"-3"));
+    }
+
+    #[test]
+    fn versions_past_11_are_refused() {
+        let mut payload = payload_v11(ty::STRING, &[0x01, b'x']);
+        let at = payload.len() - 10;
+        payload[at..at + 2].copy_from_slice(&12u16.to_le_bytes());
+        let crc = codec::crc64(&payload[..payload.len() - 8]);
+        let end = payload.len() - 8;
+        payload[end..].copy_from_slice(&crc.to_le_bytes());
+        assert!(check_payload(&payload).is_none());
+    }
 }

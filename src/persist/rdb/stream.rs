@@ -146,8 +146,11 @@ fn int(item: Option<&Vec<u8>>) -> Result<i64> {
         .ok_or_else(|| Error("stream listpack: integer expected".into()))
 }
 
-/// Reads a stream value; `v2` for RDB_TYPE_STREAM_LISTPACKS_2.
-pub fn read_stream(inp: &mut Input<'_>, v2: bool, limits: NodeLimits) -> Result<Stream> {
+/// Reads a stream value of RDB_TYPE_STREAM_LISTPACKS (`version` 1), `_2` (2,
+/// Redis 7.0) or `_3` (3, Redis 7.2: consumers add an active time, which
+/// ferrokv does not keep).
+pub fn read_stream(inp: &mut Input<'_>, version: u8, limits: NodeLimits) -> Result<Stream> {
+    let v2 = version >= 2;
     let mut s = Stream::new(limits);
     let nodes = inp.length()?;
     for _ in 0..nodes {
@@ -244,6 +247,9 @@ pub fn read_stream(inp: &mut Input<'_>, v2: bool, limits: NodeLimits) -> Result<
         for _ in 0..consumers {
             let cname = inp.string()?;
             let seen_ms = u64::from_le_bytes(inp.take(8)?.try_into().unwrap());
+            if version >= 3 {
+                inp.take(8)?;
+            }
             let mut consumer = Consumer {
                 seen_ms,
                 ..Consumer::default()
