@@ -57,7 +57,11 @@ fn fold(balance: i64, delta: i64) -> (i64, i64) {
 #[inline]
 fn footprint(layout: Layout) -> i64 {
     let chunk = ((layout.size() + 8 + 15) & !15).max(32);
-    let padding = if layout.align() > 16 { layout.align() } else { 0 };
+    let padding = if layout.align() > 16 {
+        layout.align()
+    } else {
+        0
+    };
     (chunk + padding) as i64
 }
 

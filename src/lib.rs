@@ -27,6 +27,7 @@ pub mod aof;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod persist;
 pub mod protocol;
 pub mod script;
 pub mod server;

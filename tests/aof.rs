@@ -711,3 +711,62 @@ fn appendonly_off_then_on_rewrites_and_leaves_no_stale_files() {
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A user migrating with a `dump.rdb` and `appendonly yes`: with no AOF yet,
+/// start-up loads the RDB file and writes the new log from it (as Redis
+/// does), so the next start, which reads the AOF instead, has the data too.
+/// RESTORE with a relative TTL is logged with an absolute one.
+#[test]
+fn first_start_with_aof_on_loads_the_rdb_file_into_the_new_log() {
+    let dir = temp_dir("aof-from-rdb");
+    let d = dir.to_str().unwrap();
+    let plain = ServerProcess::ferrokv(&["--dir", d]);
+    let mut conn = plain.connect();
+    ok(&mut conn, &["SET", "migrated", "yes"]);
+    ok(&mut conn, &["RPUSH", "queue", "a", "b"]);
+    let dump = conn.cmd(&["DUMP", "migrated"]);
+    assert!(dump.starts_with(b"$"), "{}", String::from_utf8_lossy(&dump));
+    ok(&mut conn, &["SAVE"]);
+    drop(plain);
+    assert!(dir.join("dump.rdb").exists());
+
+    let server = aof_server(&dir, &[]);
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_text(&["GET", "migrated"]), "$3\r\nyes\r\n");
+    assert_eq!(conn.cmd_text(&["LLEN", "queue"]), ":2\r\n");
+    let payload = &dump[dump.iter().position(|&b| b == b'\n').unwrap() + 1..dump.len() - 2];
+    let restored = conn.cmd(&[b"RESTORE".as_slice(), b"copy", b"100000", payload]);
+    assert_eq!(restored, b"+OK\r\n");
+    kill9(server);
+    // The RDB file goes, so what comes back can only come from the log.
+    std::fs::remove_file(dir.join("dump.rdb")).unwrap();
+
+    let server = aof_server(&dir, &[]);
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_text(&["GET", "migrated"]), "$3\r\nyes\r\n");
+    assert_eq!(
+        conn.cmd_text(&["LRANGE", "queue", "0", "-1"]),
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+    assert_eq!(conn.cmd_text(&["GET", "copy"]), "$3\r\nyes\r\n");
+    let ttl: i64 = conn
+        .cmd_text(&["PTTL", "copy"])
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(ttl > 0 && ttl <= 100_000, "PTTL {ttl}");
+    let incr = std::fs::read_dir(dir.join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .expect("an incr file");
+    let logged = std::fs::read(incr).unwrap();
+    assert!(
+        logged.windows(6).any(|w| w == b"ABSTTL"),
+        "RESTORE logged without ABSTTL: {}",
+        String::from_utf8_lossy(&logged)
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

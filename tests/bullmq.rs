@@ -60,7 +60,8 @@ fn install(dir: &Path) -> Result<(), String> {
         return Ok(());
     }
     let mut npm = Command::new("npm");
-    npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(dir);
+    npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir);
     run(npm, "npm ci", INSTALL_LIMIT).map(drop)
 }
 
@@ -76,7 +77,10 @@ fn run_acceptance(dir: &Path, server: &ServerProcess, label: &str) -> Result<Str
 fn bullmq_runs_unmodified_against_ferrokv() {
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
     if !on_path("node") || !on_path("npm") {
-        assert!(!in_ci, "CI=true but node/npm are missing: .ci/run must install them");
+        assert!(
+            !in_ci,
+            "CI=true but node/npm are missing: .ci/run must install them"
+        );
         eprintln!("SKIPPED bullmq acceptance: node or npm not installed");
         return;
     }
@@ -86,8 +90,12 @@ fn bullmq_runs_unmodified_against_ferrokv() {
     // The same script must pass against Redis first, or it proves nothing.
     match ServerProcess::redis() {
         Some(redis) => {
-            let out = run_acceptance(&dir, &redis, "redis-server").unwrap_or_else(|e| panic!("{e}"));
-            assert!(out.contains("bullmq: all passed"), "redis-server run:\n{out}");
+            let out =
+                run_acceptance(&dir, &redis, "redis-server").unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                out.contains("bullmq: all passed"),
+                "redis-server run:\n{out}"
+            );
         }
         None => {
             assert!(!in_ci, "CI=true but redis-server is missing");
@@ -104,6 +112,9 @@ fn bullmq_runs_unmodified_against_ferrokv() {
         "a repeatable job runs on schedule",
         "all passed",
     ] {
-        assert!(out.contains(&format!("bullmq: {step}")), "missing step `{step}`:\n{out}");
+        assert!(
+            out.contains(&format!("bullmq: {step}")),
+            "missing step `{step}`:\n{out}"
+        );
     }
 }

@@ -331,6 +331,9 @@ impl Spawned {
     fn start_program(program: &str, args: &[&str], env: &[(&str, &str)], output: Stdio) -> Spawned {
         let port = free_port();
         let mut cmd = Command::new(program);
+        // A private working directory: `dir .` (the default) and the save on
+        // SIGTERM then never write a dump.rdb into the repository.
+        cmd.current_dir(temp_dir(&format!("cwd-{port}")));
         cmd.args(args)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .env_remove("FERROKV_PASSWORD")

@@ -146,7 +146,11 @@ fn unknown_commands_answer_at_once() {
 #[test]
 fn bind_serves_ipv4_and_ipv6_and_skips_optional_addresses() {
     let ipv6 = std::net::TcpListener::bind("[::1]:0").is_ok();
-    let bind = if ipv6 { "127.0.0.1 -::1 -192.0.2.1" } else { "127.0.0.1 -192.0.2.1" };
+    let bind = if ipv6 {
+        "127.0.0.1 -::1 -192.0.2.1"
+    } else {
+        "127.0.0.1 -192.0.2.1"
+    };
     let server = ServerProcess::ferrokv(&["--bind", bind]);
     assert_eq!(server.connect().cmd(&["PING"]), b"+PONG\r\n");
     if ipv6 {
@@ -164,5 +168,8 @@ fn bind_serves_ipv4_and_ipv6_and_skips_optional_addresses() {
     let port = common::free_port().to_string();
     let (code, output) = run_binary(&["--port", &port, "--bind", "127.0.0.1 192.0.2.1"]);
     assert_eq!(code, Some(1), "{output}");
-    assert!(output.contains("Could not create server TCP listening socket 192.0.2.1"), "{output}");
+    assert!(
+        output.contains("Could not create server TCP listening socket 192.0.2.1"),
+        "{output}"
+    );
 }

@@ -384,13 +384,8 @@ pub fn prepare(server: &Arc<Server>) -> Result<Startup, String> {
         Ok(bytes) => String::from_utf8(bytes)
             .map_err(|_| format!("Invalid AOF manifest file format: {}", path.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return match upgrade_or_create(server)? {
-                // Before the listeners open, so no write can precede the log.
-                Startup::Create => {
-                    rewrite::run(server, rewrite::Mode::Enable).map(|()| Startup::Off)
-                }
-                load => Ok(load),
-            };
+            // `Create` is done by `finish`, after the RDB file (if any) is in.
+            return upgrade_or_create(server);
         }
         Err(e) => {
             return Err(format!(
@@ -451,15 +446,19 @@ fn upgrade_or_create(server: &Server) -> Result<Startup, String> {
 
 /// Loads the log (or creates it) while the listeners already answer
 /// `-LOADING`, then starts recording and the fsync thread.
+/// `Create` writes the new log from the dataset loaded so far (the RDB file,
+/// as Redis does when the AOF is first turned on); clients are still kept
+/// out with LOADING, so no write can precede the log.
 pub async fn finish(server: &Arc<Server>, startup: Startup) -> Result<(), String> {
-    if let Startup::Off | Startup::Create = startup {
+    if let Startup::Off = startup {
         return Ok(());
     }
     let server = server.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let aof = &server.keyspace.aof;
         let result = match startup {
-            Startup::Off | Startup::Create => Ok(()),
+            Startup::Off => Ok(()),
+            Startup::Create => rewrite::run(&server, rewrite::Mode::Enable),
             Startup::Load(manifest) => open_loaded(&server, manifest),
         };
         aof.loading.store(false, Relaxed);

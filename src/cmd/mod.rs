@@ -26,6 +26,7 @@ pub mod keyspace;
 pub mod list;
 pub mod module;
 pub mod multi;
+pub mod persist;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -189,6 +190,24 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, args: &Arg
     if server.eviction.maxmemory() != 0 && !evict_or_refuse(server, client, out, id, spec) {
         return;
     }
+    // LOADING during the start-up load; MISCONF for writes after a failed BGSAVE.
+    if let Some(msg) = crate::persist::refusal(server, spec.flags) {
+        reject(server, client, id, out, msg);
+        return;
+    }
+    // SAVE, SHUTDOWN and the like cannot run under EXEC's locks; `reject`
+    // also dooms the transaction (EXECABORT), as Redis does.
+    if client.multi.is_some() && spec.flags & (flag::NO_MULTI | flag::TXN_CONTROL) == flag::NO_MULTI
+    {
+        reject(
+            server,
+            client,
+            id,
+            out,
+            "ERR Command not allowed inside a transaction",
+        );
+        return;
+    }
     if let Some(txn) = client.multi.as_mut()
         && spec.flags & flag::TXN_CONTROL == 0
     {
@@ -239,7 +258,11 @@ pub fn call(
     spec: &CommandSpec,
 ) {
     let mut locked = if spec.flags & flag::WHOLE_KEYSPACE != 0 {
-        server.keyspace.lock_all()
+        if spec.flags & (flag::READONLY | flag::INSPECTS) != 0 {
+            server.keyspace.lock_all_to_read()
+        } else {
+            server.keyspace.lock_all()
+        }
     } else {
         let mut positions = std::mem::take(&mut client.scratch_keys);
         spec.key_positions(args, &mut positions);

@@ -32,6 +32,9 @@ pub mod flag {
     /// Internal: the command sees the whole keyspace (KEYS, FLUSHDB, SWAPDB),
     /// so every shard is locked for it.
     pub const WHOLE_KEYSPACE: u32 = 1 << 30;
+    /// Internal: with WHOLE_KEYSPACE, the command only reads (INFO), so a
+    /// running snapshot need not save the shards before it looks.
+    pub const INSPECTS: u32 = 1 << 29;
     /// Internal: EXEC, DISCARD, MULTI, WATCH, QUIT, RESET run at once even
     /// inside MULTI instead of being queued.
     pub const TXN_CONTROL: u32 = 1 << 31;

@@ -24,6 +24,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::pubsub::COMMANDS,
     super::scripting::COMMANDS,
     super::stream::COMMANDS,
+    super::persist::COMMANDS,
     super::aof::COMMANDS,
     super::acl::COMMANDS,
     super::module::COMMANDS,

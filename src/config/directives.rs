@@ -287,11 +287,13 @@ pub static DIRECTIVES: &[Directive] = &[
         .implemented(),
     d("dbfilename", Str, "dump.rdb")
         .protected()
-        .field(field!(dbfilename, text)),
+        .field(field!(dbfilename, text))
+        .implemented(),
     d("dir", Str, ".")
         .protected()
         .field(field!(dir, text))
-        .on_change(check_dir),
+        .on_change(check_dir)
+        .implemented(),
     d("disable-thp", Bool, "yes").immutable(),
     d("dynamic-hz", Bool, "yes"),
     d("enable-debug-command", Enum(NO_YES_LOCAL), "no")
@@ -428,11 +430,12 @@ pub static DIRECTIVES: &[Directive] = &[
     d("proto-max-bulk-len", Memory(1048576, I64), "536870912")
         .field(field!(proto_max_bulk_len, num))
         .implemented(),
-    d("rdb-del-sync-files", Bool, "no"),
+    // No replication, so never a sync-only RDB to delete: honoured trivially.
+    d("rdb-del-sync-files", Bool, "no").implemented(),
     d("rdb-save-incremental-fsync", Bool, "yes"),
     d("rdb-key-save-delay", Int(I32_MIN, I32), "0").hidden(),
-    d("rdbchecksum", Bool, "yes").immutable(),
-    d("rdbcompression", Bool, "yes"),
+    d("rdbchecksum", Bool, "yes").immutable().implemented(),
+    d("rdbcompression", Bool, "yes").implemented(),
     d("repl-backlog-size", Memory(1, I64), "1048576"),
     d("repl-backlog-ttl", Int(0, I64), "3600"),
     d("repl-disable-tcp-nodelay", Bool, "no"),
@@ -462,7 +465,7 @@ pub static DIRECTIVES: &[Directive] = &[
         Enum(&["no", "yes", "clients"]),
         "no",
     ),
-    d("save", Save, "3600 1 300 100 60 10000"),
+    d("save", Save, "3600 1 300 100 60 10000").implemented(),
     d("server_cpulist", Str, "").immutable(),
     d("set-max-intset-entries", Int(0, I64), "512")
         .field(field!(set_max_intset_entries, num))
@@ -478,7 +481,7 @@ pub static DIRECTIVES: &[Directive] = &[
         .field(field!(slowlog_max_len, num))
         .implemented(),
     d("socket-mark-id", Int(0, U32), "0").immutable(),
-    d("stop-writes-on-bgsave-error", Bool, "yes"),
+    d("stop-writes-on-bgsave-error", Bool, "yes").implemented(),
     d("stream-node-max-bytes", Memory(0, I64), "4096"),
     d("stream-node-max-entries", Int(0, I64), "100"),
     d(

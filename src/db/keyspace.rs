@@ -102,6 +102,10 @@ pub struct Keyspace {
     /// Keyspace notification classes on (`notify-keyspace-events`, see
     /// [`notify::flags`]); 0 when off, so recording costs nothing then.
     pub notify_flags: AtomicU32,
+    /// A running snapshot's copy-on-write hook: every shard lock calls
+    /// [`Cow::visit`](crate::persist::snapshot::Cow::visit) (one atomic load
+    /// when no snapshot runs), so a shard is saved before anyone touches it.
+    pub snapshot: crate::persist::snapshot::Cow,
     /// The append-only file: commands are recorded per lock set and fed to
     /// it as the locks are released (see [`crate::aof`]).
     pub aof: crate::aof::Aof,
@@ -126,6 +130,7 @@ impl Keyspace {
             blocking: Default::default(),
             watching: AtomicUsize::new(0),
             notify_flags: AtomicU32::new(0),
+            snapshot: crate::persist::snapshot::Cow::new(shards),
             aof: crate::aof::Aof::new(shards),
         }
     }
@@ -154,13 +159,23 @@ impl Keyspace {
         &'a self,
         keys: impl IntoIterator<Item = K>,
     ) -> Locked<'a> {
+        // While a snapshot runs, the key names go to its copy-on-write hook,
+        // which then saves just these keys instead of their whole shards.
+        let snapshot = self.snapshot.is_active();
+        let mut named: Vec<(u16, Vec<u8>)> = Vec::new();
         let mut ids: SmallVec<[u16; 4]> = keys
             .into_iter()
-            .map(|k| self.shard_of(hash_key(k.as_ref())) as u16)
+            .map(|k| {
+                let id = self.shard_of(hash_key(k.as_ref())) as u16;
+                if snapshot {
+                    named.push((id, k.as_ref().to_vec()));
+                }
+                id
+            })
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        self.lock_ids(ids)
+        self.lock_ids_for(ids, snapshot.then_some(&named))
     }
 
     /// Locks one shard by index (the active expiry cycle walks them in turn).
@@ -169,10 +184,27 @@ impl Keyspace {
     }
 
     fn lock_ids(&self, ids: SmallVec<[u16; 4]>) -> Locked<'_> {
+        self.lock_ids_for(ids, None)
+    }
+
+    /// `keys`: the only keys the holder will touch, by shard, when known.
+    fn lock_ids_for(&self, ids: SmallVec<[u16; 4]>, keys: Option<&[(u16, Vec<u8>)]>) -> Locked<'_> {
         let guards: SmallVec<[MutexGuard<'_, Shard>; 4]> = ids
             .iter()
             .map(|&i| self.shards[i as usize].lock())
             .collect();
+        for (&i, guard) in ids.iter().zip(&guards) {
+            match keys {
+                Some(keys) => self.snapshot.visit_keys(
+                    i as usize,
+                    guard,
+                    keys.iter()
+                        .filter(|(s, _)| *s == i)
+                        .map(|(_, k)| k.as_slice()),
+                ),
+                None => self.snapshot.visit(i as usize, guard),
+            }
+        }
         self.capture_pending(ids.iter().map(|&i| i as usize), guards.iter());
         Locked {
             keyspace: self,
@@ -188,9 +220,26 @@ impl Keyspace {
 
     /// Locks every shard, in order.
     pub fn lock_all(&self) -> Locked<'_> {
+        self.lock_all_for(true)
+    }
+
+    /// Locks every shard for a command that only reads (KEYS, DBSIZE, INFO):
+    /// a running snapshot lets it look without saving the shards first. Lazy
+    /// expiry may still delete keys, but only ones past their TTL, which a
+    /// load would drop anyway.
+    pub fn lock_all_to_read(&self) -> Locked<'_> {
+        self.lock_all_for(false)
+    }
+
+    fn lock_all_for(&self, may_write: bool) -> Locked<'_> {
         let ids = (0..self.shards.len() as u16).collect();
         let guards: SmallVec<[MutexGuard<'_, Shard>; 4]> =
             self.shards.iter().map(|s| s.lock()).collect();
+        if may_write {
+            for (i, guard) in guards.iter().enumerate() {
+                self.snapshot.visit(i, guard);
+            }
+        }
         self.capture_pending(0..self.shards.len(), guards.iter());
         Locked {
             keyspace: self,
@@ -377,6 +426,7 @@ impl<'a> Locked<'a> {
         }
         match self.keyspace.shards[id].try_lock() {
             Some(guard) => {
+                self.keyspace.snapshot.visit(id, &guard);
                 self.keyspace
                     .capture_pending(std::iter::once(id), std::iter::once(&guard));
                 self.ids.push(id as u16);

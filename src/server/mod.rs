@@ -48,6 +48,8 @@ pub struct Server {
     pub bound: RwLock<Vec<SocketAddr>>,
     /// The Lua interpreter, its script cache and the running script's state.
     pub scripts: crate::script::Scripts,
+    /// RDB snapshot and loading state (see [`crate::persist`]).
+    pub persist: crate::persist::State,
     /// The acceptor for `tls-port`, rebuilt when CONFIG SET changes it.
     pub tls: tls::Tls,
     shutting_down: AtomicBool,
@@ -88,6 +90,7 @@ impl Server {
             run_id,
             bound: RwLock::new(Vec::new()),
             scripts: crate::script::Scripts::with_busy_threshold(busy_ms),
+            persist: Default::default(),
             tls,
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
@@ -158,12 +161,14 @@ fn busy_threshold_ms(config: &Config) -> u64 {
 }
 
 /// Enough shards that two threads rarely meet on one lock, few enough that
-/// locking all of them (KEYS, EXEC) stays cheap.
+/// locking all of them (KEYS, EXEC) stays cheap. At least 256: a BGSAVE
+/// holds one shard's lock while it serialises it, so shards stay small
+/// (about 4k keys per million) and a writer waits a few ms at most.
 fn shard_count() -> usize {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    (cores * 16).clamp(16, 1024)
+    (cores * 16).clamp(256, 1024)
 }
 
 /// Binds every configured address with SO_REUSEADDR, so a restarted server
@@ -224,17 +229,33 @@ pub async fn run(server: Arc<Server>) -> std::io::Result<()> {
         server.bound.write().push(addr);
         tracing::info!("Ready to accept connections tcp on {addr}");
     }
+    // Clients connect at once and get LOADING until the snapshot is in.
+    server.persist.loading.store(true, Relaxed);
     for listener in listeners {
         tokio::spawn(accept_loop(server.clone(), listener));
     }
     tls::listen(&server)?;
     spawn_metrics(&server)?;
     tokio::spawn(signals(server.clone()));
-    // Clients get -LOADING until the AOF is replayed.
+    // Clients get -LOADING until the dataset is in: the AOF when it takes
+    // precedence, else the RDB file (then a new AOF is written from it).
+    if !matches!(aof, crate::aof::Startup::Load(_)) {
+        let loader = server.clone();
+        tokio::task::spawn_blocking(move || crate::persist::load_at_startup(&loader))
+            .await
+            .unwrap_or_else(|e| Err(format!("loading panicked: {e}")))
+            .map_err(std::io::Error::other)?;
+    }
     crate::aof::finish(&server, aof)
         .await
         .map_err(std::io::Error::other)?;
+    server.persist.loading.store(false, Relaxed);
     tokio::spawn(cron(server.clone()));
+    tokio::spawn(crate::persist::cron(server.clone()));
+    let saver = server.clone();
+    std::thread::Builder::new()
+        .name("ferrokv-bgsave".into())
+        .spawn(move || crate::persist::run_saver(saver))?;
     tokio::spawn(crate::db::evict::run_background(server.clone()));
     server.wait_shutdown().await;
     crate::aof::shutdown(&server);
@@ -273,9 +294,22 @@ async fn signals(server: Arc<Server>) {
     ) else {
         return;
     };
-    tokio::select! {
-        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-        _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+    loop {
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        }
+        // The final snapshot when save points exist; if it fails, Redis
+        // keeps running rather than lose the data.
+        let saver = server.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            crate::persist::save_for_shutdown(&saver, false, false)
+        })
+        .await
+        .unwrap_or(false);
+        if saved {
+            break;
+        }
     }
     server.request_shutdown();
 }
@@ -313,6 +347,11 @@ async fn cron(server: Arc<Server>) {
         // A running script holds every shard: skip the cycle rather than
         // hold a worker thread on its locks.
         if !server.stats.active_expire.load(Relaxed) || server.scripts.run.is_running() {
+            continue;
+        }
+        // During a snapshot the cycle would make every shard save itself
+        // whole on this thread; lazy expiry covers the meantime.
+        if server.keyspace.snapshot.is_active() {
             continue;
         }
         crate::script::blocking(|| {

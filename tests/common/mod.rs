@@ -22,8 +22,39 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ServerProcess {
     child: Option<Child>,
     pub port: u16,
-    /// The `--dir` we made for it (removed on drop), unless the test gave one.
-    temp_dir: Option<std::path::PathBuf>,
+    /// The server's own `--dir` (removed on drop), so no test writes a
+    /// dump.rdb into the repository or shares one with another test.
+    scratch: Option<TempDir>,
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("ferrokv-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create test dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn arg(&self) -> String {
+        self.0.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A fresh directory for one server's files (AOF, RDB), so tests never
@@ -41,16 +72,15 @@ pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     dir
 }
 
-/// Persistence off and files in a temp dir of their own, unless `extra`
-/// says otherwise (later arguments win).
-fn ferrokv_command(port: u16, extra: &[&str]) -> (Command, std::path::PathBuf) {
-    let dir = temp_dir("srv");
+/// Persistence off (no save points, no AOF) and files in `dir`, unless
+/// `extra` says otherwise (later arguments win).
+fn ferrokv_command(port: u16, dir: &TempDir, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrokv"));
     cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--loglevel", "warning", "--appendonly", "no"])
-        .args(["--dir", dir.to_str().expect("utf-8 temp dir")])
+        .args(["--loglevel", "warning", "--save", "", "--appendonly", "no"])
+        .args(["--dir", &dir.arg()])
         .args(extra);
-    (cmd, dir)
+    cmd
 }
 
 /// Picks a port the kernel considers free right now. Another process could
@@ -72,35 +102,20 @@ pub fn redis_available() -> bool {
 
 impl ServerProcess {
     /// Starts the ferrokv binary built by cargo with `extra` arguments.
+    /// No save points and a private `--dir` unless `extra` says otherwise.
     pub fn ferrokv(extra: &[&str]) -> ServerProcess {
-        let dirs = std::cell::RefCell::new(Vec::new());
-        let mut server = Self::start_with_retries(|port| {
-            let (cmd, dir) = ferrokv_command(port, extra);
-            dirs.borrow_mut().push(dir);
-            cmd
-        });
-        let mut dirs = dirs.into_inner();
-        server.temp_dir = dirs.pop();
-        for unused in dirs {
-            let _ = std::fs::remove_dir_all(unused);
-        }
+        let dir = TempDir::new("ferrokv");
+        let mut server = Self::start_with_retries(|port| ferrokv_command(port, &dir, extra));
+        server.scratch = Some(dir);
         server
     }
 
     /// Starts ferrokv on a given port (restart tests need the same port).
     pub fn ferrokv_on(port: u16, extra: &[&str]) -> Result<ServerProcess, String> {
-        let (cmd, dir) = ferrokv_command(port, extra);
-        let started = Self::start(cmd, port);
-        match started {
-            Ok(mut server) => {
-                server.temp_dir = Some(dir);
-                Ok(server)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(dir);
-                Err(e)
-            }
-        }
+        let dir = TempDir::new("ferrokv");
+        let mut server = Self::start(ferrokv_command(port, &dir, extra), port)?;
+        server.scratch = Some(dir);
+        Ok(server)
     }
 
     /// Starts a reference redis-server, or `None` when it is not installed.
@@ -113,14 +128,17 @@ impl ServerProcess {
         if !redis_available() {
             return None;
         }
-        Some(Self::start_with_retries(|port| {
+        let dir = TempDir::new("redis");
+        let mut server = Self::start_with_retries(|port| {
             let mut cmd = Command::new("redis-server");
             cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .args(["--loglevel", "warning"])
+                .args(["--loglevel", "warning", "--dir", &dir.arg()])
                 .args(extra);
             cmd
-        }))
+        });
+        server.scratch = Some(dir);
+        Some(server)
     }
 
     fn start_with_retries(make: impl Fn(u16) -> Command) -> ServerProcess {
@@ -145,7 +163,7 @@ impl ServerProcess {
         let mut server = ServerProcess {
             child: Some(child),
             port,
-            temp_dir: None,
+            scratch: None,
         };
         server.wait_ready()?;
         Ok(server)
@@ -182,6 +200,14 @@ impl ServerProcess {
             "no PONG on port {} within {READY_TIMEOUT:?}",
             self.port
         ))
+    }
+
+    /// The server's private directory (its `--dir` unless overridden).
+    pub fn dir(&self) -> &Path {
+        self.scratch
+            .as_ref()
+            .expect("server has a scratch dir")
+            .path()
     }
 
     pub fn pid(&self) -> u32 {
@@ -254,9 +280,6 @@ impl Drop for ServerProcess {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
-        }
-        if let Some(dir) = self.temp_dir.take() {
-            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

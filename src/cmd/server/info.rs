@@ -146,7 +146,7 @@ pub fn info(ctx: &mut Ctx, args: &Args) -> CmdResult {
 pub fn info_everything(server: &Server) -> String {
     let db_sizes = server
         .keyspace
-        .lock_all()
+        .lock_all_to_read()
         .db(0, crate::cmd::now_ms())
         .sizes();
     let source = Source { server, db_sizes };
@@ -379,7 +379,11 @@ fn scripting_memory(server: &Source, out: &mut String) {
 }
 
 fn persistence(server: &Source, out: &mut String) {
-    field(out, "loading", u8::from(server.keyspace.aof.loading()));
+    let state = &server.persist;
+    let bgsave = state.bgsave_in_progress.load(Relaxed);
+    let now_secs = crate::cmd::now_ms() / 1000;
+    let loading = state.loading.load(Relaxed) || server.keyspace.aof.loading();
+    field(out, "loading", u8::from(loading));
     field(out, "async_loading", 0);
     field(out, "current_cow_peak", 0);
     field(out, "current_cow_size", 0);
@@ -392,17 +396,32 @@ fn persistence(server: &Source, out: &mut String) {
         "rdb_changes_since_last_save",
         server.keyspace.stats.dirty.load(Relaxed),
     );
-    field(out, "rdb_bgsave_in_progress", 0);
+    field(out, "rdb_bgsave_in_progress", u8::from(bgsave));
     field(
         out,
         "rdb_last_save_time",
         server.stats.last_save_unix.load(Relaxed),
     );
-    field(out, "rdb_last_bgsave_status", "ok");
-    field(out, "rdb_last_bgsave_time_sec", -1);
-    field(out, "rdb_current_bgsave_time_sec", -1);
-    field(out, "rdb_saves", 0);
-    field(out, "rdb_last_cow_size", 0);
+    let status = if state.last_bgsave_ok.load(Relaxed) {
+        "ok"
+    } else {
+        "err"
+    };
+    field(out, "rdb_last_bgsave_status", status);
+    field(
+        out,
+        "rdb_last_bgsave_time_sec",
+        state.last_bgsave_secs.load(Relaxed),
+    );
+    let current = if bgsave {
+        now_secs.saturating_sub(state.bgsave_started.load(Relaxed)) as i64
+    } else {
+        -1
+    };
+    field(out, "rdb_current_bgsave_time_sec", current);
+    field(out, "rdb_saves", state.saves.load(Relaxed));
+    // The bytes held for shards clients reached before the saver (no fork).
+    field(out, "rdb_last_cow_size", state.last_cow_size.load(Relaxed));
     server
         .keyspace
         .aof

@@ -28,7 +28,7 @@ const ALL_NODES_SPECIAL: &[&str] = &[NONDETERMINISTIC, "request_policy:all_nodes
 const ALL_SHARDS_SPECIAL: &[&str] = &[NONDETERMINISTIC, "request_policy:all_shards", SPECIAL];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("info", -1, LOADING | STALE | WHOLE_KEYSPACE, Keys::None, info::info)
+    CommandSpec::new("info", -1, LOADING | STALE | WHOLE_KEYSPACE | INSPECTS, Keys::None, info::info)
         .doc(
             "server",
             "1.0.0",
@@ -196,6 +196,8 @@ fn flushall(ctx: &mut Ctx, args: &Args) -> CmdResult {
     flush_databases(ctx, 0..databases, lazy);
     // Redis counts FLUSHALL itself as one more change.
     ctx.db.add_dirty(1);
+    // With save points, the emptied dataset reaches the disk at once.
+    crate::persist::after_flushall(ctx.server);
     ctx.out.ok();
     Ok(())
 }
@@ -254,7 +256,12 @@ fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         ctx.server.scripts.run.force_kill();
     }
-    // Persistence arrives later; SAVE/NOSAVE/NOW/FORCE are accepted as is.
+    // The final snapshot (SAVE, or save points configured, unless NOSAVE);
+    // when it fails Redis stays up unless FORCE.
+    let force = (1..args.len()).any(|i| args.is(i, "force"));
+    if !crate::persist::save_for_shutdown(ctx.server, save, nosave) && !force {
+        return Err(CmdError::Msg("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
     // Like Redis, no reply: the connection just closes.
     ctx.client.close_after_reply = true;
     ctx.server.request_shutdown();

@@ -3,7 +3,8 @@
 //! up on its behalf, as Redis 7.0 does.
 
 use super::{
-    STREAM, stream_event, consumer_created_event, has_consumer, key2, parse_bound, parse_strict_id, read_stream, reply_entry, reply_id, write_stream,
+    STREAM, consumer_created_event, has_consumer, key2, parse_bound, parse_strict_id, read_stream,
+    reply_entry, reply_id, stream_event, write_stream,
 };
 use crate::cmd::spec::{CommandSpec, flag::*};
 use crate::cmd::{Args, CmdError, CmdResult, Ctx};
