@@ -8,69 +8,20 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{ServerProcess, on_path, repo_path};
+use common::{ServerProcess, node_clients, on_path, run_limited};
 
 /// test.mjs has its own 60 s watchdog; this one catches a hung `node`.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
-const INSTALL_LIMIT: Duration = Duration::from_secs(600);
-
-/// Runs `cmd` to completion within `limit`, returning its combined output,
-/// or an error naming what failed. A child past its limit is killed.
-fn run(mut cmd: Command, what: &str, limit: Duration) -> Result<String, String> {
-    let log = tempfile_path(what);
-    let file = std::fs::File::create(&log).map_err(|e| format!("{what}: log: {e}"))?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("clone log handle"))
-        .stderr(file)
-        .spawn()
-        .map_err(|e| format!("{what}: cannot start: {e}"))?;
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for child") {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_file(&log);
-    match status {
-        Some(s) if s.success() => Ok(output),
-        Some(s) => Err(format!("{what} failed ({s}):\n{output}")),
-        None => Err(format!("{what} timed out after {limit:?}:\n{output}")),
-    }
-}
-
-fn tempfile_path(what: &str) -> std::path::PathBuf {
-    let name: String = what.chars().filter(char::is_ascii_alphanumeric).collect();
-    std::env::temp_dir().join(format!("ferrokv-bullmq-{}-{name}.log", std::process::id()))
-}
-
-/// Installs the locked packages unless they are already there.
-fn install(dir: &Path) -> Result<(), String> {
-    if dir.join("node_modules/bullmq/package.json").is_file() {
-        return Ok(());
-    }
-    let mut npm = Command::new("npm");
-    npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir);
-    run(npm, "npm ci", INSTALL_LIMIT).map(drop)
-}
 
 fn run_acceptance(dir: &Path, server: &ServerProcess, label: &str) -> Result<String, String> {
     let mut node = Command::new("node");
     node.arg("test.mjs")
         .current_dir(dir)
         .env("REDIS_PORT", server.port.to_string());
-    run(node, &format!("bullmq against {label}"), RUN_LIMIT)
+    run_limited(node, &format!("bullmq against {label}"), RUN_LIMIT)
 }
 
 #[test]
@@ -84,8 +35,7 @@ fn bullmq_runs_unmodified_against_ferrokv() {
         eprintln!("SKIPPED bullmq acceptance: node or npm not installed");
         return;
     }
-    let dir = repo_path("tests/clients/bullmq");
-    install(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let dir = node_clients().unwrap_or_else(|e| panic!("{e}"));
 
     // The same script must pass against Redis first, or it proves nothing.
     match ServerProcess::redis() {

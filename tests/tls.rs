@@ -524,3 +524,53 @@ fn redis_cli_tls() {
     let out = cli(&["PING"]);
     assert_ne!(String::from_utf8_lossy(&out.stdout), "PONG\n");
 }
+
+/// Node apps connect with ioredis (Bull, BullMQ) over `rediss://`, with the
+/// CA and, under mutual TLS, a client certificate.
+#[test]
+fn ioredis_over_rediss() {
+    if !common::on_path("node") || !common::on_path("npm") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but node/npm are missing: .ci/run must install them"
+        );
+        eprintln!("SKIPPED ioredis over TLS: node or npm not installed");
+        return;
+    }
+    let dir = common::node_clients().unwrap_or_else(|e| panic!("{e}"));
+    let ca = Pki::new("ioredis", "Node CA");
+    ca.leaf("probe");
+    let ca_file = ca.ca_file();
+    let server = TlsServer::start(
+        &ca,
+        &ca.leaf("server"),
+        false,
+        &["--tls-ca-cert-file", path(&ca_file)],
+    );
+    let app = ca.leaf("app");
+    let script = r#"
+        const fs = require('fs');
+        const Redis = require('ioredis');
+        const e = process.env;
+        const tls = {
+          ca: fs.readFileSync(e.CA), cert: fs.readFileSync(e.CERT),
+          key: fs.readFileSync(e.KEY), servername: 'localhost',
+        };
+        const redis = new Redis(`rediss://127.0.0.1:${e.PORT}`, { tls, maxRetriesPerRequest: 1 });
+        (async () => {
+          await redis.set('from', 'ioredis');
+          console.log(`${await redis.get('from')} ${await redis.incr('hits')}`);
+          redis.disconnect();
+        })().catch((err) => { console.error(err); process.exit(1); });
+    "#;
+    let mut node = Command::new("node");
+    node.args(["-e", script])
+        .current_dir(&dir)
+        .env("PORT", server.tls_port.to_string())
+        .env("CA", path(&ca_file))
+        .env("CERT", path(&app.cert))
+        .env("KEY", path(&app.key));
+    let out = common::run_limited(node, "ioredis over TLS", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.trim(), "ioredis 1");
+}

@@ -605,3 +605,62 @@ impl Raw {
         silent
     }
 }
+
+/// `npm ci` may download the packages.
+const NPM_CI_LIMIT: Duration = Duration::from_secs(600);
+
+/// Runs `cmd` to completion within `limit`, returning its combined output,
+/// or an error naming what failed. A child past its limit is killed.
+pub fn run_limited(mut cmd: Command, what: &str, limit: Duration) -> Result<String, String> {
+    let log = tempfile_path(what);
+    let file = std::fs::File::create(&log).map_err(|e| format!("{what}: log: {e}"))?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("clone log handle"))
+        .stderr(file)
+        .spawn()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for child") {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    match status {
+        Some(s) if s.success() => Ok(output),
+        Some(s) => Err(format!("{what} failed ({s}):\n{output}")),
+        None => Err(format!("{what} timed out after {limit:?}:\n{output}")),
+    }
+}
+
+fn tempfile_path(what: &str) -> std::path::PathBuf {
+    let name: String = what.chars().filter(char::is_ascii_alphanumeric).collect();
+    std::env::temp_dir().join(format!("ferrokv-node-{}-{name}.log", std::process::id()))
+}
+
+/// The Node packages the client tests drive (BullMQ, ioredis), pinned by
+/// `tests/clients/bullmq/package-lock.json` and installed with `npm ci` on
+/// first use; the directory to run `node` in.
+pub fn node_clients() -> Result<std::path::PathBuf, String> {
+    let dir = repo_path("tests/clients/bullmq");
+    install(&dir)?;
+    Ok(dir)
+}
+
+fn install(dir: &Path) -> Result<(), String> {
+    if dir.join("node_modules/bullmq/package.json").is_file() {
+        return Ok(());
+    }
+    let mut npm = Command::new("npm");
+    npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir);
+    run_limited(npm, "npm ci", NPM_CI_LIMIT).map(drop)
+}
