@@ -179,6 +179,13 @@ impl Keyspace {
     }
 
     /// Locks one shard by index (the active expiry cycle walks them in turn).
+    /// Runs `f` on shard `id` under its lock, bypassing the snapshot and AOF
+    /// hooks: for the snapshot saver, which only reads and does the
+    /// snapshot's bookkeeping itself.
+    pub fn read_shard_raw<R>(&self, id: usize, f: impl FnOnce(&Shard) -> R) -> R {
+        f(&self.shards[id].lock())
+    }
+
     pub fn lock_shard(&self, shard: usize) -> Locked<'_> {
         self.lock_ids(smallvec::smallvec![shard as u16])
     }
