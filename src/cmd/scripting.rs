@@ -181,6 +181,11 @@ fn run_script(ctx: &mut Ctx, args: &Args, source: Source, read_only: bool) -> Cm
         db,
     } = ctx;
     let caller_db = client.db;
+    // Redis's pre_command_oom_state: out of memory with nothing left to evict
+    // when the script starts (never while replaying the AOF).
+    let oom_at_start = !server.keyspace.aof.loading()
+        && crate::db::evict::perform_evictions(server, Some(db.locked()))
+            == crate::db::evict::Outcome::Failed;
     let previous = std::mem::replace(&mut client.running, Running::Script);
     let mut caller = ScriptCaller {
         server,
@@ -188,6 +193,7 @@ fn run_script(ctx: &mut Ctx, args: &Args, source: Source, read_only: bool) -> Cm
         locked: db.locked(),
         now_ms,
         read_only,
+        oom_at_start,
         run: &scripts.run,
         reply: Reply::new(false),
     };
@@ -241,6 +247,8 @@ struct ScriptCaller<'a, 's> {
     locked: &'a mut Locked<'s>,
     now_ms: u64,
     read_only: bool,
+    /// Memory was over `maxmemory` with nothing to evict at the start.
+    oom_at_start: bool,
     run: &'s RunState,
     /// The inner command's reply, read back into Lua.
     reply: Reply,
@@ -322,6 +330,11 @@ impl ScriptCaller<'_, '_> {
         }
         if self.read_only && spec.flags & WRITE != 0 {
             return Err("ERR Write commands are not allowed from read-only scripts.");
+        }
+        // As Redis: `denyoom` commands are refused until the script's first
+        // write; after it, stopping half-way would break atomicity.
+        if self.oom_at_start && spec.flags & DENYOOM != 0 && !self.run.wrote() {
+            return Err(crate::db::evict::OOM_ERROR);
         }
         Ok((id, spec))
     }

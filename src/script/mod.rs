@@ -180,6 +180,11 @@ impl RunState {
             && crate::cmd::now_ms().saturating_sub(started) >= self.threshold_ms.load(Relaxed)
     }
 
+    /// The running script has called a write command.
+    pub fn wrote(&self) -> bool {
+        self.wrote.load(Relaxed)
+    }
+
     pub fn note_write(&self) {
         self.wrote.store(true, Relaxed);
     }
