@@ -17,7 +17,7 @@ use crate::db::Locked;
 use crate::protocol::Reply;
 use crate::protocol::reply::format_double;
 use crate::script::convert::{self, Converted};
-use crate::script::{KILLED, KillOutcome, Mode, Outcome, RunState};
+use crate::script::{KILLED, KillOutcome, Mode, Outcome, RunState, shebang};
 use crate::server::client::Running;
 use crate::server::{Client, Server};
 
@@ -183,9 +183,25 @@ fn run_script(ctx: &mut Ctx, args: &Args, source: Source, read_only: bool) -> Cm
     let caller_db = client.db;
     // Redis's pre_command_oom_state: out of memory with nothing left to evict
     // when the script starts (never while replaying the AOF).
-    let oom_at_start = !server.keyspace.aof.loading()
+    let mut oom_at_start = !server.keyspace.aof.loading()
         && crate::db::evict::perform_evictions(server, Some(db.locked()))
             == crate::db::evict::Outcome::Failed;
+    let mut read_only = read_only;
+    if let Some(flags) = engine.flags(&sha) {
+        // A script declaring flags is judged by them before it runs.
+        let no_writes = flags & shebang::NO_WRITES != 0;
+        let allow_oom = flags & shebang::ALLOW_OOM != 0;
+        if oom_at_start && !no_writes && !allow_oom {
+            return Err(CmdError::Msg(crate::db::evict::OOM_ERROR));
+        }
+        if read_only && !no_writes {
+            return Err(CmdError::Msg(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+        read_only |= no_writes;
+        oom_at_start &= !allow_oom;
+    }
     let previous = std::mem::replace(&mut client.running, Running::Script);
     let mut caller = ScriptCaller {
         server,
