@@ -568,3 +568,68 @@ fn glob_matching_is_bounded_on_pathological_patterns() {
     );
     assert_healthy(&server);
 }
+
+/// The pubsub class's soft limit alone: a subscriber over it is kept for
+/// the soft seconds, then dropped at the next message (Redis checks limits
+/// when output is added).
+#[test]
+fn output_buffer_pubsub_soft_limit_drops_a_subscriber_after_its_seconds() {
+    let server = ServerProcess::ferrokv(&[]);
+    seed(&server);
+    let mut c = server.connect();
+    assert_eq!(
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 0 256kb 1"
+        ]),
+        b"+OK\r\n"
+    );
+    let mut sub = slow_reader(server.port);
+    sub.write_all(b"CLIENT ID\r\n").unwrap();
+    let mut buf = [0u8; 64];
+    let n = sub.read(&mut buf).unwrap();
+    let id = String::from_utf8_lossy(&buf[1..n]).trim().to_string();
+    sub.write_all(b"SUBSCRIBE feed\r\n").unwrap();
+    let n = sub.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"*3\r\n$9\r\nsubscribe"));
+
+    // 16 MB at once: far over the soft limit, more than the kernel buffers.
+    let message = "m".repeat(1024);
+    let mut publisher = server.connect();
+    let start = Instant::now();
+    let batch: Vec<u8> = (0..1024)
+        .flat_map(|_| common::encode_command(&["PUBLISH", "feed", &message]))
+        .collect();
+    for _ in 0..16 {
+        publisher.send_raw(&batch);
+        for _ in 0..1024 {
+            assert!(publisher.read_reply().unwrap().starts_with(b":"));
+        }
+    }
+    let burst = start.elapsed();
+    if burst < Duration::from_millis(800) {
+        let list = c.cmd_text(&["CLIENT", "LIST"]);
+        assert!(
+            list.lines().any(|l| l.starts_with(&format!("id={id} "))),
+            "dropped before the soft seconds"
+        );
+    }
+    // Small messages, one every 50 ms, until it is gone (bounded).
+    let mut dropped = false;
+    while start.elapsed() < Duration::from_secs(10) {
+        publisher.cmd(&["PUBLISH", "feed", "tick"]);
+        if wait_client_gone(&server, &id, Duration::from_millis(50)) {
+            dropped = true;
+            break;
+        }
+    }
+    assert!(dropped, "subscriber over the soft limit dropped");
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "not before the soft seconds"
+    );
+    assert_eq!(publisher.cmd(&["PUBLISH", "feed", "x"]), b":0\r\n");
+    assert_healthy(&server);
+}

@@ -2,6 +2,8 @@
 //! [`crate::aof::rewrite`]).
 
 use super::spec::{CommandSpec, Keys, flag::*};
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::{Args, CmdError, CmdResult, Ctx};
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new(
@@ -18,10 +20,18 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new(
 )
 .complexity("O(1)")];
 
+/// Inside EXEC (Redis's `server.in_exec`) or while a BGSAVE runs, Redis 7.0
+/// only schedules the rewrite; ours runs on its own thread and waits for the
+/// locks EXEC holds, so it starts now and answers as Redis does.
 fn bgrewriteaof(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let in_exec = ctx.client.running == crate::server::client::Running::Exec;
+    let other_child = ctx.server.persist.bgsave_in_progress.load(Relaxed);
     crate::aof::bgrewrite(ctx.server).map_err(CmdError::Msg)?;
-    ctx.out
-        .simple("Background append only file rewriting started");
+    ctx.out.simple(if in_exec || other_child {
+        "Background append only file rewriting scheduled"
+    } else {
+        "Background append only file rewriting started"
+    });
     Ok(())
 }
 

@@ -51,18 +51,39 @@ fn save(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     }
 }
 
+/// Redis 7.0's BGSAVE: inside EXEC (Redis's `server.in_exec`), or while an
+/// AOF rewrite runs (Redis's other child), the save is only scheduled, for
+/// the persistence cron to start; a running BGSAVE is an error even with SCHEDULE.
 fn bgsave(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let schedule = match args.len() {
         1 => false,
         2 if args.is(1, "schedule") => true,
         _ => return Err(CmdError::Syntax),
     };
+    let state = &ctx.server.persist;
+    if state.bgsave_in_progress.load(Relaxed) {
+        return Err(CmdError::Msg("ERR Background save already in progress"));
+    }
+    let in_exec = ctx.client.running == crate::server::client::Running::Exec;
+    let other_child = ctx
+        .server
+        .keyspace
+        .aof
+        .status
+        .rewrite_in_progress
+        .load(Relaxed);
+    if in_exec || other_child {
+        if !(schedule || in_exec) {
+            return Err(CmdError::Msg(
+                "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+            ));
+        }
+        state.bgsave_scheduled.store(true, Relaxed);
+        ctx.out.simple("Background saving scheduled");
+        return Ok(());
+    }
     match crate::persist::start_bgsave(ctx.server) {
         Ok(()) => ctx.out.simple("Background saving started"),
-        Err(_) if schedule => {
-            ctx.server.persist.bgsave_scheduled.store(true, Relaxed);
-            ctx.out.simple("Background saving scheduled");
-        }
         Err(_) => return Err(CmdError::Msg("ERR Background save already in progress")),
     }
     Ok(())

@@ -17,7 +17,7 @@ use crate::db::Locked;
 use crate::protocol::Reply;
 use crate::protocol::reply::format_double;
 use crate::script::convert::{self, Converted};
-use crate::script::{KILLED, KillOutcome, Mode, Outcome, RunState};
+use crate::script::{KILLED, KillOutcome, Mode, Outcome, RunState, shebang};
 use crate::server::client::Running;
 use crate::server::{Client, Server};
 
@@ -181,6 +181,27 @@ fn run_script(ctx: &mut Ctx, args: &Args, source: Source, read_only: bool) -> Cm
         db,
     } = ctx;
     let caller_db = client.db;
+    // Redis's pre_command_oom_state: out of memory with nothing left to evict
+    // when the script starts (never while replaying the AOF).
+    let mut oom_at_start = !server.keyspace.aof.loading()
+        && crate::db::evict::perform_evictions(server, Some(db.locked()))
+            == crate::db::evict::Outcome::Failed;
+    let mut read_only = read_only;
+    if let Some(flags) = engine.flags(&sha) {
+        // A script declaring flags is judged by them before it runs.
+        let no_writes = flags & shebang::NO_WRITES != 0;
+        let allow_oom = flags & shebang::ALLOW_OOM != 0;
+        if oom_at_start && !no_writes && !allow_oom {
+            return Err(CmdError::Msg(crate::db::evict::OOM_ERROR));
+        }
+        if read_only && !no_writes {
+            return Err(CmdError::Msg(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+        read_only |= no_writes;
+        oom_at_start &= !allow_oom;
+    }
     let previous = std::mem::replace(&mut client.running, Running::Script);
     let mut caller = ScriptCaller {
         server,
@@ -188,6 +209,7 @@ fn run_script(ctx: &mut Ctx, args: &Args, source: Source, read_only: bool) -> Cm
         locked: db.locked(),
         now_ms,
         read_only,
+        oom_at_start,
         run: &scripts.run,
         reply: Reply::new(false),
     };
@@ -241,6 +263,8 @@ struct ScriptCaller<'a, 's> {
     locked: &'a mut Locked<'s>,
     now_ms: u64,
     read_only: bool,
+    /// Memory was over `maxmemory` with nothing to evict at the start.
+    oom_at_start: bool,
     run: &'s RunState,
     /// The inner command's reply, read back into Lua.
     reply: Reply,
@@ -322,6 +346,11 @@ impl ScriptCaller<'_, '_> {
         }
         if self.read_only && spec.flags & WRITE != 0 {
             return Err("ERR Write commands are not allowed from read-only scripts.");
+        }
+        // As Redis: `denyoom` commands are refused until the script's first
+        // write; after it, stopping half-way would break atomicity.
+        if self.oom_at_start && spec.flags & DENYOOM != 0 && !self.run.wrote() {
+            return Err(crate::db::evict::OOM_ERROR);
         }
         Ok((id, spec))
     }

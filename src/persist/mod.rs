@@ -245,8 +245,11 @@ pub async fn cron(server: std::sync::Arc<Server>) {
         if state.loading.load(Relaxed) || state.bgsave_in_progress.load(Relaxed) {
             continue;
         }
+        // Redis starts a scheduled save once no other child (AOF rewrite) runs.
         if state.bgsave_scheduled.load(Relaxed) {
-            let _ = start_bgsave(&server);
+            if !server.keyspace.aof.status.rewrite_in_progress.load(Relaxed) {
+                let _ = start_bgsave(&server);
+            }
             continue;
         }
         let now = unix_secs();

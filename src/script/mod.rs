@@ -10,6 +10,7 @@
 
 pub mod convert;
 pub mod lib;
+pub mod shebang;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -180,6 +181,11 @@ impl RunState {
             && crate::cmd::now_ms().saturating_sub(started) >= self.threshold_ms.load(Relaxed)
     }
 
+    /// The running script has called a write command.
+    pub fn wrote(&self) -> bool {
+        self.wrote.load(Relaxed)
+    }
+
     pub fn note_write(&self) {
         self.wrote.store(true, Relaxed);
     }
@@ -269,6 +275,8 @@ pub struct Engine {
     /// `acl_check_cmd`.
     redis: Table,
     cache: HashMap<String, Function>,
+    /// The [`shebang`] flags of the cached scripts that declare them.
+    flags: HashMap<String, u8>,
     body_bytes: usize,
 }
 
@@ -349,6 +357,7 @@ impl Engine {
             globals,
             redis,
             cache: HashMap::new(),
+            flags: HashMap::new(),
             body_bytes: 0,
         })
     }
@@ -360,9 +369,11 @@ impl Engine {
         if self.cache.contains_key(&sha) {
             return Ok(sha);
         }
+        let shebang = shebang::parse(body)?;
+        let code = &body[shebang.map_or(0, |(_, len)| len)..];
         let function = self
             .lua
-            .load(body)
+            .load(code)
             .set_name("@user_script")
             .into_function()
             .map_err(|e| {
@@ -374,7 +385,15 @@ impl Engine {
             })?;
         self.body_bytes += body.len();
         self.cache.insert(sha.clone(), function);
+        if let Some((flags, _)) = shebang {
+            self.flags.insert(sha.clone(), flags);
+        }
         Ok(sha)
+    }
+
+    /// The shebang flags of a cached script; None in compatibility mode.
+    pub fn flags(&self, sha: &str) -> Option<u8> {
+        self.flags.get(sha).copied()
     }
 
     /// The cached script with this lower-case SHA1.

@@ -6,6 +6,7 @@ local G, internal = ...
 
 local raw_error, raw_type, raw_tostring, raw_tonumber = error, type, tostring, tonumber
 local raw_select, raw_setmetatable, raw_rawset = select, setmetatable, rawset
+local raw_getmetatable = getmetatable
 local raw_pairs, raw_ipairs, raw_next = pairs, ipairs, next
 local floor, concat = math.floor, table.concat
 local getinfo = debug.getinfo
@@ -241,6 +242,24 @@ local function protect(t)
   return proxy
 end
 
+-- What getmetatable shows for a proxy: nothing for the libraries, a
+-- read-only copy of the globals' metatable for _G, as in Redis.
+local shown_meta = raw_setmetatable({}, { __mode = 'k' })
+
+function G.getmetatable(t)
+  if real_of[t] then
+    return shown_meta[t]
+  end
+  return raw_getmetatable(t)
+end
+
+function G.setmetatable(t, mt)
+  if real_of[t] then
+    raw_error('Attempt to modify a readonly table', 0)
+  end
+  return raw_setmetatable(t, mt)
+end
+
 function G.rawset(t, k, v)
   if real_of[t] then
     raw_error('Attempt to modify a readonly table', 0)
@@ -286,11 +305,15 @@ for name, value in raw_pairs(G) do
   end
 end
 
+-- Strings share one metatable: scripts see a read-only one, so no script
+-- can break string methods for the next.
+raw_getmetatable('').__metatable = protect({ __index = G.string })
+
+local function missing_global(_, name)
+  raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(name) .. "'", 2)
+end
 local globals = protect(G)
+shown_meta[globals] = protect({ __index = missing_global })
 G._G = globals
-raw_setmetatable(G, {
-  __index = function(_, name)
-    raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(name) .. "'", 2)
-  end,
-})
+raw_setmetatable(G, { __index = missing_global })
 return globals
