@@ -1204,27 +1204,23 @@ impl Aggregate {
 }
 
 struct SetOpRequest {
-    keys: std::ops::Range<usize>,
     weights: Vec<f64>,
     aggregate: Aggregate,
     withscores: bool,
 }
 
-/// Parses `numkeys key... [WEIGHTS w...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
-/// with numkeys at `at`; ZDIFF takes neither WEIGHTS nor AGGREGATE, the STORE
-/// forms no WITHSCORES.
+/// Parses the options after `numkeys key...` (numkeys `n` at `at`):
+/// `[WEIGHTS w...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`; ZDIFF takes neither
+/// WEIGHTS nor AGGREGATE, the STORE forms no WITHSCORES.
 fn parse_set_op(
     args: &Args,
     at: usize,
+    n: usize,
     op: SetOp,
     store: bool,
-    command: &str,
 ) -> Result<SetOpRequest, CmdError> {
-    let n = parse_numkeys(args, at, command)?;
-    let keys = at + 1..at + 1 + n;
     let mut request = SetOpRequest {
         weights: vec![1.0; n],
-        keys,
         aggregate: Aggregate::Sum,
         withscores: false,
     };
@@ -1354,8 +1350,11 @@ fn compute(op: SetOp, inputs: Vec<Input>, weights: &[f64], aggregate: Aggregate)
 fn set_op(ctx: &mut Ctx, args: &Args, op: SetOp, store: bool) -> CmdResult {
     let command = args.str(0).to_ascii_lowercase();
     let at = if store { 2 } else { 1 };
-    let request = parse_set_op(args, at, op, store, &command)?;
-    let inputs = read_inputs(&mut ctx.db, args, request.keys.clone())?;
+    let n = parse_numkeys(args, at, &command)?;
+    // Redis checks the keys' types before it parses the options, so
+    // WRONGTYPE wins over a bad weight or AGGREGATE.
+    let inputs = read_inputs(&mut ctx.db, args, at + 1..at + 1 + n)?;
+    let request = parse_set_op(args, at, n, op, store)?;
     let result = compute(op, inputs, &request.weights, request.aggregate);
     if store {
         store_result(ctx, args.get(1), result, op.store_event());
@@ -1391,6 +1390,8 @@ fn zdiffstore(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn zintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let n = parse_numkeys(args, 1, "zintercard")?;
+    // As for ZINTER, key types are checked before LIMIT is parsed.
+    let inputs = read_inputs(&mut ctx.db, args, 2..2 + n)?;
     let mut limit = 0usize;
     let mut i = 2 + n;
     while i < args.len() {
@@ -1404,7 +1405,6 @@ fn zintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    let inputs = read_inputs(&mut ctx.db, args, 2..2 + n)?;
     let weights = vec![1.0; n];
     let mut count = compute(SetOp::Inter, inputs, &weights, Aggregate::Sum).len();
     if limit > 0 {
