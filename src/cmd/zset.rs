@@ -696,10 +696,15 @@ fn parse_range<'a>(
     }
     let by = chosen_by.unwrap_or(By::Rank);
     let rev = chosen_rev.unwrap_or(false);
-    if limit.is_some() && by == By::Rank {
-        return Err(CmdError::Msg(
-            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
-        ));
+    if by == By::Rank {
+        // Redis only rejects a LIMIT that limits: `LIMIT <any> -1` is
+        // accepted on a rank range and ignored, offset included.
+        if limit.is_some_and(|(_, count)| count != -1) {
+            return Err(CmdError::Msg(
+                "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+            ));
+        }
+        limit = None;
     }
     if withscores && by == By::Lex {
         return Err(CmdError::Msg(
