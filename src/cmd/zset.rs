@@ -1348,7 +1348,12 @@ fn compute(op: SetOp, inputs: Vec<Input>, weights: &[f64], aggregate: Aggregate)
                 .collect()
         }
     };
-    result.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    // -0 and 0 tie (ordered by member), as Redis compares scores with `<`.
+    result.sort_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.0.cmp(&b.0))
+    });
     result
 }
 
