@@ -607,12 +607,71 @@ impl<'a> Bounds<'a> {
                 });
                 (lo, hi.max(lo))
             }
-            Bounds::Lex(min, max) => {
-                let lo = lex_position(z, min, true);
-                let hi = lex_position(z, max, false);
-                (lo, hi.max(lo))
-            }
+            Bounds::Lex(min, max) => lex_ranks(z, min, max, rev),
         }
+    }
+}
+
+fn lex_gte_min(m: &[u8], min: &LexBound) -> bool {
+    match min {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Inclusive(b) => m >= *b,
+        LexBound::Exclusive(b) => m > *b,
+    }
+}
+
+fn lex_lte_max(m: &[u8], max: &LexBound) -> bool {
+    match max {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Inclusive(b) => m <= *b,
+        LexBound::Exclusive(b) => m < *b,
+    }
+}
+
+/// The ascending ranks a lex range selects. On members of equal score this
+/// is a plain bound search. With mixed scores Redis's answer is unspecified
+/// but deterministic for its listpack, which it walks: empty unless the last
+/// member is >= min and the first <= max; forward from the first member
+/// >= min while <= max (backward from the last <= max when `rev`). The
+/// listpack form follows that walk; the large form keeps the bound search
+/// after the same emptiness check (Redis's skiplist answer there depends
+/// on random node levels).
+fn lex_ranks(z: &ZSet, min: &LexBound, max: &LexBound, rev: bool) -> (usize, usize) {
+    let len = z.len();
+    let (Some((first, _)), Some((last, _))) = (z.at_rank(0), z.at_rank(len.wrapping_sub(1))) else {
+        return (0, 0);
+    };
+    if !lex_gte_min(last, min) || !lex_lte_max(first, max) {
+        return (0, 0);
+    }
+    if z.encoding() != "listpack" {
+        let lo = lex_position(z, min, true);
+        let hi = lex_position(z, max, false);
+        return (lo, hi.max(lo));
+    }
+    let mut members: Vec<Vec<u8>> = Vec::with_capacity(len);
+    z.visit_ranks(0, len, false, |m, _| members.push(m.to_vec()));
+    if rev {
+        let Some(end) = members.iter().rposition(|m| lex_lte_max(m, max)) else {
+            return (0, 0);
+        };
+        let run = members[..=end]
+            .iter()
+            .rev()
+            .take_while(|m| lex_gte_min(m, min))
+            .count();
+        (end + 1 - run, end + 1)
+    } else {
+        let Some(start) = members.iter().position(|m| lex_gte_min(m, min)) else {
+            return (0, 0);
+        };
+        let run = members[start..]
+            .iter()
+            .take_while(|m| lex_lte_max(m, max))
+            .count();
+        (start, start + run)
     }
 }
 
