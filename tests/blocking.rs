@@ -252,3 +252,39 @@ fn swapdb_and_move_serve_clients_blocked_in_the_target_database() {
     admin.call("MOVE q 1", ":1\r\n");
     waiter.expect("*2\r\n$1\r\nq\r\n$9\r\nfrom-move\r\n");
 }
+
+/// Redis 7.0: a waiter whose key is deleted or replaced by another type
+/// keeps waiting (and is served once the right type comes back); a BLMOVE
+/// whose destination has the wrong type gets WRONGTYPE and the source
+/// element stays where it was.
+#[test]
+fn a_waiter_whose_key_changes_type_keeps_waiting_or_gets_wrongtype() {
+    let server = Server::start();
+    let mut list_waiter = server.raw();
+    list_waiter.send("BLPOP k 0");
+    server.wait_blocked(1);
+    let mut zset_waiter = server.raw();
+    zset_waiter.send("BZPOPMIN z 0");
+    server.wait_blocked(2);
+    let mut admin = server.raw();
+    admin.call("SET k str", "+OK\r\n");
+    admin.call("SET z str", "+OK\r\n");
+    admin.call("DEL z", ":1\r\n");
+    assert!(list_waiter.silent_for(Duration::from_millis(100)));
+    assert!(zset_waiter.silent_for(Duration::from_millis(1)));
+    server.wait_blocked(2);
+    admin.call("ZADD z 1 m", ":1\r\n");
+    zset_waiter.expect("*3\r\n$1\r\nz\r\n$1\r\nm\r\n$1\r\n1\r\n");
+    admin.call("DEL k", ":1\r\n");
+    admin.call("RPUSH k v", ":1\r\n");
+    list_waiter.expect("*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
+
+    let mut mover = server.raw();
+    mover.send("BLMOVE src dst LEFT LEFT 0");
+    server.wait_blocked(1);
+    admin.call("SET dst str", "+OK\r\n");
+    admin.call("RPUSH src a", ":1\r\n");
+    mover.expect("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    admin.call("LRANGE src 0 -1", "*1\r\n$1\r\na\r\n");
+    server.wait_blocked(0);
+}

@@ -90,7 +90,7 @@ fn bgsave(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 /// DUMP compresses exactly as Redis does, so payloads compare byte for byte.
-fn compression(ctx: &Ctx) -> Lzf {
+pub(crate) fn compression(ctx: &Ctx) -> Lzf {
     let on = ctx
         .server
         .config

@@ -607,12 +607,71 @@ impl<'a> Bounds<'a> {
                 });
                 (lo, hi.max(lo))
             }
-            Bounds::Lex(min, max) => {
-                let lo = lex_position(z, min, true);
-                let hi = lex_position(z, max, false);
-                (lo, hi.max(lo))
-            }
+            Bounds::Lex(min, max) => lex_ranks(z, min, max, rev),
         }
+    }
+}
+
+fn lex_gte_min(m: &[u8], min: &LexBound) -> bool {
+    match min {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Inclusive(b) => m >= *b,
+        LexBound::Exclusive(b) => m > *b,
+    }
+}
+
+fn lex_lte_max(m: &[u8], max: &LexBound) -> bool {
+    match max {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Inclusive(b) => m <= *b,
+        LexBound::Exclusive(b) => m < *b,
+    }
+}
+
+/// The ascending ranks a lex range selects. On members of equal score this
+/// is a plain bound search. With mixed scores Redis's answer is unspecified
+/// but deterministic for its listpack, which it walks: empty unless the last
+/// member is >= min and the first <= max; forward from the first member
+/// >= min while <= max (backward from the last <= max when `rev`). The
+/// listpack form follows that walk; the large form keeps the bound search
+/// after the same emptiness check (Redis's skiplist answer there depends
+/// on random node levels).
+fn lex_ranks(z: &ZSet, min: &LexBound, max: &LexBound, rev: bool) -> (usize, usize) {
+    let len = z.len();
+    let (Some((first, _)), Some((last, _))) = (z.at_rank(0), z.at_rank(len.wrapping_sub(1))) else {
+        return (0, 0);
+    };
+    if !lex_gte_min(last, min) || !lex_lte_max(first, max) {
+        return (0, 0);
+    }
+    if z.encoding() != "listpack" {
+        let lo = lex_position(z, min, true);
+        let hi = lex_position(z, max, false);
+        return (lo, hi.max(lo));
+    }
+    let mut members: Vec<Vec<u8>> = Vec::with_capacity(len);
+    z.visit_ranks(0, len, false, |m, _| members.push(m.to_vec()));
+    if rev {
+        let Some(end) = members.iter().rposition(|m| lex_lte_max(m, max)) else {
+            return (0, 0);
+        };
+        let run = members[..=end]
+            .iter()
+            .rev()
+            .take_while(|m| lex_gte_min(m, min))
+            .count();
+        (end + 1 - run, end + 1)
+    } else {
+        let Some(start) = members.iter().position(|m| lex_gte_min(m, min)) else {
+            return (0, 0);
+        };
+        let run = members[start..]
+            .iter()
+            .take_while(|m| lex_lte_max(m, max))
+            .count();
+        (start, start + run)
     }
 }
 
@@ -696,10 +755,15 @@ fn parse_range<'a>(
     }
     let by = chosen_by.unwrap_or(By::Rank);
     let rev = chosen_rev.unwrap_or(false);
-    if limit.is_some() && by == By::Rank {
-        return Err(CmdError::Msg(
-            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
-        ));
+    if by == By::Rank {
+        // Redis only rejects a LIMIT that limits: `LIMIT <any> -1` is
+        // accepted on a rank range and ignored, offset included.
+        if limit.is_some_and(|(_, count)| count != -1) {
+            return Err(CmdError::Msg(
+                "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+            ));
+        }
+        limit = None;
     }
     if withscores && by == By::Lex {
         return Err(CmdError::Msg(
@@ -1204,27 +1268,23 @@ impl Aggregate {
 }
 
 struct SetOpRequest {
-    keys: std::ops::Range<usize>,
     weights: Vec<f64>,
     aggregate: Aggregate,
     withscores: bool,
 }
 
-/// Parses `numkeys key... [WEIGHTS w...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
-/// with numkeys at `at`; ZDIFF takes neither WEIGHTS nor AGGREGATE, the STORE
-/// forms no WITHSCORES.
+/// Parses the options after `numkeys key...` (numkeys `n` at `at`):
+/// `[WEIGHTS w...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`; ZDIFF takes neither
+/// WEIGHTS nor AGGREGATE, the STORE forms no WITHSCORES.
 fn parse_set_op(
     args: &Args,
     at: usize,
+    n: usize,
     op: SetOp,
     store: bool,
-    command: &str,
 ) -> Result<SetOpRequest, CmdError> {
-    let n = parse_numkeys(args, at, command)?;
-    let keys = at + 1..at + 1 + n;
     let mut request = SetOpRequest {
         weights: vec![1.0; n],
-        keys,
         aggregate: Aggregate::Sum,
         withscores: false,
     };
@@ -1347,15 +1407,23 @@ fn compute(op: SetOp, inputs: Vec<Input>, weights: &[f64], aggregate: Aggregate)
                 .collect()
         }
     };
-    result.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    // -0 and 0 tie (ordered by member), as Redis compares scores with `<`.
+    result.sort_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.0.cmp(&b.0))
+    });
     result
 }
 
 fn set_op(ctx: &mut Ctx, args: &Args, op: SetOp, store: bool) -> CmdResult {
     let command = args.str(0).to_ascii_lowercase();
     let at = if store { 2 } else { 1 };
-    let request = parse_set_op(args, at, op, store, &command)?;
-    let inputs = read_inputs(&mut ctx.db, args, request.keys.clone())?;
+    let n = parse_numkeys(args, at, &command)?;
+    // Redis checks the keys' types before it parses the options, so
+    // WRONGTYPE wins over a bad weight or AGGREGATE.
+    let inputs = read_inputs(&mut ctx.db, args, at + 1..at + 1 + n)?;
+    let request = parse_set_op(args, at, n, op, store)?;
     let result = compute(op, inputs, &request.weights, request.aggregate);
     if store {
         store_result(ctx, args.get(1), result, op.store_event());
@@ -1391,6 +1459,8 @@ fn zdiffstore(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn zintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let n = parse_numkeys(args, 1, "zintercard")?;
+    // As for ZINTER, key types are checked before LIMIT is parsed.
+    let inputs = read_inputs(&mut ctx.db, args, 2..2 + n)?;
     let mut limit = 0usize;
     let mut i = 2 + n;
     while i < args.len() {
@@ -1404,7 +1474,6 @@ fn zintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    let inputs = read_inputs(&mut ctx.db, args, 2..2 + n)?;
     let weights = vec![1.0; n];
     let mut count = compute(SetOp::Inter, inputs, &weights, Aggregate::Sum).len();
     if limit > 0 {

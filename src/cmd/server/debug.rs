@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use super::super::{Args, CmdError, CmdResult, Ctx};
 use crate::db::Value;
-use crate::db::value::StrValue;
 
 const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
@@ -87,31 +86,24 @@ fn parse_memory(text: &str) -> Option<u64> {
     n.checked_mul(mul)
 }
 
-/// Bytes the value would take in an RDB file, approximately: integers small
-/// enough for the compact encodings take 2, 3 or 5 bytes.
-fn serialized_length(value: &Value) -> usize {
-    match value {
-        Value::Str(StrValue::Int(n)) => match *n {
-            -128..=127 => 2,
-            -32768..=32767 => 3,
-            -2147483648..=2147483647 => 5,
-            n => n.to_string().len() + 1,
-        },
-        Value::Str(s) => s.len() + if s.len() < 64 { 1 } else { 2 },
-        #[allow(unreachable_patterns)]
-        other => other.heap_size() + 1,
-    }
+/// Bytes the value takes in an RDB file (its payload without the type byte,
+/// compressed as `rdbcompression` says), as Redis's `serializedlength`.
+fn serialized_length(value: &Value, compress: crate::persist::rdb::codec::Lzf) -> usize {
+    let mut out = Vec::new();
+    crate::persist::rdb::write::put_value(&mut out, value, compress);
+    out.len()
 }
 
 fn object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let lru_clock = (ctx.db.now_ms / 1000) as u32 & 0xFF_FFFF;
+    let compress = crate::cmd::persist::compression(ctx);
     let entry = ctx.db.get(key).ok_or(CmdError::NoSuchKey)?;
     let idle = lru_clock.wrapping_sub(entry.access) & 0xFF_FFFF;
     let text = format!(
         "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         &entry.value as *const Value,
         entry.value.encoding(),
-        serialized_length(&entry.value),
+        serialized_length(&entry.value, compress),
         entry.access & 0xFF_FFFF,
         if entry.access == 0 { 0 } else { idle },
     );

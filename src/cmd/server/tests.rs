@@ -341,6 +341,35 @@ fn debug_is_refused_unless_enabled() {
         "{obj}"
     );
     assert_eq!(t.run(&["DEBUG", "OBJECT", "nokey"]), "-ERR no such key\r\n");
+    // serializedlength is the RDB payload's size; Redis 7.0.15 prints these.
+    let big = "abcdefgh".repeat(20);
+    for cmd in [
+        vec!["RPUSH", "l", "a", "b", "c"],
+        vec!["HSET", "h", "a", "1"],
+        vec!["SADD", "s", "1"],
+        vec!["SADD", "s2", "a", "b"],
+        vec!["ZADD", "z", "1", "a", "2.5", "b"],
+        vec!["PFADD", "p", "a"],
+        vec!["SET", "i", "12345"],
+        vec!["SET", "big", &big],
+        vec!["RPUSH", "lbig", &big, &big],
+    ] {
+        t.run(&cmd);
+    }
+    for (key, expected) in [
+        ("l", "encoding:quicklist serializedlength:19 "),
+        ("h", "encoding:listpack serializedlength:13 "),
+        ("s", "encoding:intset serializedlength:11 "),
+        ("s2", "encoding:hashtable serializedlength:5 "),
+        ("z", "encoding:listpack serializedlength:21 "),
+        ("p", "encoding:raw serializedlength:22 "),
+        ("i", "encoding:int serializedlength:3 "),
+        ("big", "encoding:raw serializedlength:20 "),
+        ("lbig", "encoding:quicklist serializedlength:35 "),
+    ] {
+        let obj = t.run(&["DEBUG", "OBJECT", key]);
+        assert!(obj.contains(expected), "{key}: {obj}");
+    }
     assert_eq!(t.run(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "+OK\r\n");
     assert!(
         !t.server
