@@ -37,6 +37,9 @@ use crate::db::keyspace::Shard;
 use crate::db::value::access;
 use crate::db::{Bytes24, Entry};
 
+/// The saver's pause after each shard (see `write_file`).
+const SHARD_PAUSE: std::time::Duration = std::time::Duration::from_micros(100);
+
 /// What every shard's serialisation needs to agree on.
 #[derive(Clone, Copy, Debug)]
 pub struct Params {
@@ -409,6 +412,11 @@ fn write_file(
                 // A client reached the shard first and serialised it.
                 None => sink.write(&cow.take(id))?,
             }
+            // Give the core back between shards: on a small machine the
+            // saver otherwise keeps one busy for the whole snapshot, and
+            // clients' replies queue behind it (measured: the slowest PING
+            // during BGSAVE of 1M keys on 2 cores halved, for ~30 ms more).
+            std::thread::sleep(SHARD_PAUSE);
         }
         sink.write(&[codec::op::EOF])?;
         let crc = if checksum { sink.digest.finalize() } else { 0 };
