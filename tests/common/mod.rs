@@ -187,7 +187,12 @@ impl ServerProcess {
                 return Err(format!("exited early with {status}"));
             }
             if let Ok(mut conn) = Conn::try_connect(self.port, Duration::from_millis(500)) {
-                let reply = conn.cmd(&["PING"]);
+                // A connection closed under us (a busy machine, a server
+                // going away) is "not ready yet", not a failed test.
+                let Ok(reply) = conn.try_cmd(&["PING"]) else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
                 // A server started with a password is up when it refuses us.
                 if reply.starts_with(b"-NOAUTH") {
                     return Ok(());
@@ -195,7 +200,7 @@ impl ServerProcess {
                 // Tests run in parallel: another test's server may hold the
                 // port if ours failed to bind, so check whose process answered.
                 if reply == b"+PONG\r\n" {
-                    let info = conn.cmd(&["INFO", "server"]);
+                    let info = conn.try_cmd(&["INFO", "server"]).unwrap_or_default();
                     let ours = format!("process_id:{}\r\n", self.pid());
                     if String::from_utf8_lossy(&info).contains(&ours) {
                         return Ok(());
