@@ -171,8 +171,7 @@ fn lookup_pattern(db: &mut Db, pattern: &[u8], element: &[u8]) -> Option<Vec<u8>
     }
 }
 
-/// PENDING (hash family not merged here yet): `h.get(field)` once `Hash`
-/// holds fields; the placeholder hash is always empty.
+/// `BY`/`GET` patterns with `->field`: the field of a hash, if present.
 fn hash_field(hash: &crate::db::hash::Hash, field: &[u8]) -> Option<Vec<u8>> {
     hash.get(field).map(<[u8]>::to_vec)
 }
