@@ -473,20 +473,20 @@ fn output_buffer_soft_limit_drops_a_stalled_reader_after_its_seconds() {
     assert_healthy(&server);
 }
 
-#[test]
-fn output_buffer_pubsub_limit_drops_a_subscriber_that_does_not_read() {
+/// A server with `client-output-buffer-limit pubsub <limit>` and a
+/// subscriber to `feed` that never reads: the server, an admin connection,
+/// the subscriber's socket (kept open) and its client id.
+fn stalled_subscriber(limit: &str) -> (ServerProcess, Conn, TcpStream, String) {
     let server = ServerProcess::ferrokv(&[]);
     seed(&server);
     let mut c = server.connect();
-    assert_eq!(
-        c.cmd(&[
-            "CONFIG",
-            "SET",
-            "client-output-buffer-limit",
-            "pubsub 256kb 128kb 1"
-        ]),
-        b"+OK\r\n"
-    );
+    let set = c.cmd(&[
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        &format!("pubsub {limit}"),
+    ]);
+    assert_eq!(set, b"+OK\r\n");
     let mut sub = slow_reader(server.port);
     sub.write_all(b"CLIENT ID\r\n").unwrap();
     let mut buf = [0u8; 64];
@@ -495,6 +495,12 @@ fn output_buffer_pubsub_limit_drops_a_subscriber_that_does_not_read() {
     sub.write_all(b"SUBSCRIBE feed\r\n").unwrap();
     let n = sub.read(&mut buf).unwrap();
     assert!(buf[..n].starts_with(b"*3\r\n$9\r\nsubscribe"));
+    (server, c, sub, id)
+}
+
+#[test]
+fn output_buffer_pubsub_limit_drops_a_subscriber_that_does_not_read() {
+    let (server, _admin, _sub, id) = stalled_subscriber("256kb 128kb 1");
     let mut healthy_sub = server.connect();
     healthy_sub.cmd(&["SUBSCRIBE", "feed"]);
 
@@ -574,26 +580,7 @@ fn glob_matching_is_bounded_on_pathological_patterns() {
 /// when output is added).
 #[test]
 fn output_buffer_pubsub_soft_limit_drops_a_subscriber_after_its_seconds() {
-    let server = ServerProcess::ferrokv(&[]);
-    seed(&server);
-    let mut c = server.connect();
-    assert_eq!(
-        c.cmd(&[
-            "CONFIG",
-            "SET",
-            "client-output-buffer-limit",
-            "pubsub 0 256kb 1"
-        ]),
-        b"+OK\r\n"
-    );
-    let mut sub = slow_reader(server.port);
-    sub.write_all(b"CLIENT ID\r\n").unwrap();
-    let mut buf = [0u8; 64];
-    let n = sub.read(&mut buf).unwrap();
-    let id = String::from_utf8_lossy(&buf[1..n]).trim().to_string();
-    sub.write_all(b"SUBSCRIBE feed\r\n").unwrap();
-    let n = sub.read(&mut buf).unwrap();
-    assert!(buf[..n].starts_with(b"*3\r\n$9\r\nsubscribe"));
+    let (server, mut c, _sub, id) = stalled_subscriber("0 256kb 1");
 
     // 16 MB at once: far over the soft limit, more than the kernel buffers.
     let message = "m".repeat(1024);
