@@ -35,6 +35,8 @@ import sys
 import tempfile
 import time
 
+from resp import Client, encode as resp
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUESTS = int(os.environ.get("REQUESTS", "400000"))
 VALUE = b"v" * int(os.environ.get("VALUE", "256"))
@@ -93,46 +95,6 @@ TRACES = {
 }
 
 
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-
-class Conn:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def reply(self):
-        """One reply; bulk strings come back as bytes, nil as None."""
-        line = self.line()
-        if line[:1] == b"$":
-            n = int(line[1:])
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                self.buf += self.sock.recv(1 << 16)
-            data, self.buf = self.buf[:n], self.buf[n + 2 :]
-            return data
-        if line[:1] == b"-":
-            raise RuntimeError(line.decode())
-        return line
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -151,7 +113,7 @@ def start(kind, port, policy, workdir):
     deadline = time.time() + 10
     while time.time() < deadline:
         try:
-            c = Conn(port)
+            c = Client(port)
             c.send(resp(b"PING"))
             if c.reply() == b"+PONG":
                 return proc, c
