@@ -189,7 +189,13 @@ impl ServerProcess {
             if let Ok(mut conn) = Conn::try_connect(self.port, Duration::from_millis(500)) {
                 // A connection closed under us (a busy machine, a server
                 // going away) is "not ready yet", not a failed test.
-                let Ok(reply) = conn.try_cmd(&["PING"]) else {
+                let ping = encode_command(&["PING"]);
+                let Ok(reply) = conn
+                    .stream
+                    .write_all(&ping)
+                    .map_err(drop)
+                    .and_then(|()| conn.read_reply().map_err(drop))
+                else {
                     std::thread::sleep(Duration::from_millis(20));
                     continue;
                 };
@@ -200,7 +206,13 @@ impl ServerProcess {
                 // Tests run in parallel: another test's server may hold the
                 // port if ours failed to bind, so check whose process answered.
                 if reply == b"+PONG\r\n" {
-                    let info = conn.try_cmd(&["INFO", "server"]).unwrap_or_default();
+                    let info = encode_command(&["INFO", "server"]);
+                    let info = conn
+                        .stream
+                        .write_all(&info)
+                        .ok()
+                        .and_then(|()| conn.read_reply().ok())
+                        .unwrap_or_default();
                     let ours = format!("process_id:{}\r\n", self.pid());
                     if String::from_utf8_lossy(&info).contains(&ours) {
                         return Ok(());
