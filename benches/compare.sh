@@ -48,8 +48,9 @@ wait_ready() {
   exit 1
 }
 
+# No persistence on either side: a benchmark leaves no dump.rdb behind.
 taskset -c "$SERVER_CPU" target/release/ferrokv --port "$FERRO_PORT" --bind 127.0.0.1 \
-  --loglevel warning >/dev/null 2>&1 &
+  --save "" --appendonly no --loglevel warning >/dev/null 2>&1 &
 PIDS+=($!)
 taskset -c "$SERVER_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" \
   --appendonly no --daemonize no --loglevel warning >/dev/null 2>&1 &

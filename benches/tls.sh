@@ -70,7 +70,7 @@ wait_ready() {
 }
 
 taskset -c "$SERVER_CPU" target/release/ferrokv "${TLS_ARGS[@]}" --tls-port "$FERRO_PORT" \
-  >/dev/null 2>&1 &
+  --save "" --appendonly no >/dev/null 2>&1 &
 PIDS+=($!)
 taskset -c "$SERVER_CPU" redis-server "${TLS_ARGS[@]}" --tls-port "$REDIS_PORT" --save "" \
   --appendonly no --daemonize no >/dev/null 2>&1 &

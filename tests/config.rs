@@ -40,6 +40,8 @@ fn start(config_file: &PathBuf) -> Server {
     let child = Command::new(BIN)
         .arg(config_file)
         .args(["--port", &port.to_string()])
+        // `dir` defaults to ".": keep any dump.rdb out of the repository.
+        .current_dir(config_file.parent().expect("config in a temp dir"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -99,6 +99,8 @@ impl TlsServer {
             let tls_port = free_port();
             let child = Command::new(env!("CARGO_BIN_EXE_ferrokv"))
                 .args(["--bind", "127.0.0.1", "--loglevel", "warning"])
+                // No persistence, and files (if any) in the test's own dir.
+                .args(["--save", "", "--appendonly", "no", "--dir", path(&ca.dir)])
                 .args([
                     "--port",
                     &port.to_string(),
