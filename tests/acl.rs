@@ -615,6 +615,8 @@ impl FromFile {
     fn start(program: &str, file: &Path, port: u16, env: &[(&str, &str)]) -> FromFile {
         let child = Command::new(program)
             .arg(file)
+            // A `dir .` config keeps its files beside it, not in the repository.
+            .current_dir(file.parent().expect("config in a temp dir"))
             .env_remove("FERROKV_PASSWORD")
             .env_remove("REDIS_PASSWORD")
             .envs(env.iter().copied())
