@@ -20,16 +20,10 @@ import sys
 import tempfile
 import time
 
+from resp import encode as resp
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALE = float(os.environ.get("SCALE", "1"))
-
-
-def resp(*args):
-    parts = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(parts)
 
 
 def n(count):

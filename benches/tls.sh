@@ -35,14 +35,11 @@ redis-benchmark --help 2>&1 | grep -q -- '--tls' ||
 echo "building release binary..." >&2
 cargo build --release --quiet --bin ferrokv
 
+CLIENT_ARGS=()
+# shellcheck source=benches/side_by_side.sh
+source benches/side_by_side.sh
 CERTS=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$CERTS"
-}
-trap cleanup EXIT
+CLEANUP_DIRS+=("$CERTS")
 
 # A CA and a server certificate for 127.0.0.1 signed by it.
 (
@@ -57,17 +54,7 @@ trap cleanup EXIT
 )
 TLS_ARGS=(--port 0 --bind 127.0.0.1 --loglevel warning --tls-auth-clients no
   --tls-cert-file "$CERTS/server.crt" --tls-key-file "$CERTS/server.key")
-CLIENT_TLS=(--tls --cacert "$CERTS/ca.crt")
-
-wait_ready() {
-  local port=$1
-  for _ in $(seq 1 200); do
-    [[ "$(redis-cli "${CLIENT_TLS[@]}" -p "$port" PING 2>/dev/null)" == PONG ]] && return 0
-    sleep 0.05
-  done
-  echo "server on TLS port $port did not answer PING within 10 s" >&2
-  exit 1
-}
+CLIENT_ARGS=(--tls --cacert "$CERTS/ca.crt")
 
 taskset -c "$SERVER_CPU" target/release/ferrokv "${TLS_ARGS[@]}" --tls-port "$FERRO_PORT" \
   --save "" --appendonly no >/dev/null 2>&1 &
@@ -78,33 +65,4 @@ PIDS+=($!)
 wait_ready "$FERRO_PORT"
 wait_ready "$REDIS_PORT"
 
-# One redis-benchmark run: "rps p50 p99" of its CSV row.
-bench() {
-  local port=$1 test=$2 depth=$3
-  redis-cli "${CLIENT_TLS[@]}" -p "$port" FLUSHALL >/dev/null
-  timeout "$RUN_TIMEOUT" taskset -c "$CLIENT_CPU" redis-benchmark "${CLIENT_TLS[@]}" \
-    -p "$port" -t "$test" -n "$REQUESTS" -c "$CLIENTS" -P "$depth" --csv -q 2>/dev/null |
-    awk -F',' 'NR > 1 { for (i = 1; i <= NF; i++) gsub(/"/, "", $i); last = $2 " " $5 " " $7 }
-               END { if (last != "") print last }'
-}
-
-printf '%-6s %5s %12s %12s %6s %16s %16s\n' test depth ferrokv_rps redis_rps ratio \
-  "ferrokv_p50/p99" "redis_p50/p99"
-IFS=',' read -ra test_list <<<"$TESTS"
-for round in $(seq 1 "$ROUNDS"); do
-  for test in "${test_list[@]}"; do
-    for depth in $DEPTHS; do
-      if (( round % 2 == 1 )); then
-        read -r f_rps f_p50 f_p99 < <(bench "$FERRO_PORT" "$test" "$depth") || true
-        read -r r_rps r_p50 r_p99 < <(bench "$REDIS_PORT" "$test" "$depth") || true
-      else
-        read -r r_rps r_p50 r_p99 < <(bench "$REDIS_PORT" "$test" "$depth") || true
-        read -r f_rps f_p50 f_p99 < <(bench "$FERRO_PORT" "$test" "$depth") || true
-      fi
-      ratio=$(awk -v f="${f_rps:-0}" -v r="${r_rps:-0}" \
-        'BEGIN { if (f > 0 && r > 0) printf "%.2f", f / r; else printf "n/a" }')
-      printf '%-6s %5s %12s %12s %6s %16s %16s\n' "$test" "$depth" "${f_rps:-failed}" \
-        "${r_rps:-failed}" "$ratio" "${f_p50:-?}/${f_p99:-?}" "${r_p50:-?}/${r_p99:-?}"
-    done
-  done
-done
+run_rounds
