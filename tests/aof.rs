@@ -547,17 +547,8 @@ fn served_blocked_clients_are_logged_as_their_plain_form() {
         "x",
         ">",
     ]);
-    // Both wait before the pushes (bounded poll on CLIENT LIST).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while conn
-        .cmd_text(&["CLIENT", "LIST"])
-        .matches("flags=b")
-        .count()
-        < 2
-    {
-        assert!(Instant::now() < deadline, "clients never blocked");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // Both wait before the pushes.
+    server.wait_blocked(2);
     ok(&mut conn, &["RPUSH", "q", "a", "b"]);
     ok(&mut conn, &["XADD", "x", "1-1", "f", "v"]);
     assert!(waiter.read_reply().is_ok());

@@ -25,19 +25,8 @@ impl Server {
         Server(common::ServerProcess::ferrokv(&[]))
     }
 
-    /// Waits until INFO reports `n` blocked clients, so tests know the order
-    /// in which their clients blocked.
     fn wait_blocked(&self, n: usize) {
-        let mut admin = self.raw();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let info = admin.info_clients();
-            if info.contains(&format!("blocked_clients:{n}\r\n")) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "never {n} blocked: {info}");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        self.0.wait_blocked(n);
     }
 }
 

@@ -225,11 +225,7 @@ fn a_push_from_a_script_serves_a_blocked_client() {
     let mut waiter = server.connect();
     let mut pusher = server.connect();
     waiter.send(&["BLPOP", "jobs", "0"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !text(pusher.cmd(&["INFO", "clients"])).contains("blocked_clients:1") {
-        assert!(Instant::now() < deadline, "BLPOP never blocked");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    server.wait_blocked(1);
     assert_eq!(
         text(pusher.cmd(&[
             "EVAL",

@@ -9,19 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::{Conn, ServerProcess};
 
-fn wait_blocked(server: &ServerProcess, n: usize) {
-    let mut admin = server.connect();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let info = admin.cmd_text(&["INFO", "clients"]);
-        if info.contains(&format!("blocked_clients:{n}\r\n")) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "never {n} blocked: {info}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 fn text(reply: Vec<u8>) -> String {
     String::from_utf8_lossy(&reply).into_owned()
 }
@@ -37,7 +24,7 @@ fn xread_block_is_served_by_xadd_in_blocking_order() {
     for (i, reader) in readers.iter_mut().enumerate() {
         reader.set_timeout(Duration::from_secs(5));
         reader.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
-        wait_blocked(&server, i + 1);
+        server.wait_blocked(i + 1);
     }
     let mut writer = server.connect();
     assert_eq!(
@@ -48,7 +35,7 @@ fn xread_block_is_served_by_xadd_in_blocking_order() {
     for reader in &mut readers {
         assert_eq!(read(reader), expected, "every XREAD sees the new entry");
     }
-    wait_blocked(&server, 0);
+    server.wait_blocked(0);
 }
 
 #[test]
@@ -59,7 +46,7 @@ fn dollar_means_entries_after_the_last_id_at_blocking_time() {
     let mut reader = server.connect();
     reader.set_timeout(Duration::from_secs(5));
     reader.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
-    wait_blocked(&server, 1);
+    server.wait_blocked(1);
     // A deletion marks the key but brings nothing new: still blocked.
     writer.cmd(&["XDEL", "s", "5-0"]);
     writer.cmd(&["XADD", "s", "6-0", "new", "1"]);
@@ -87,7 +74,7 @@ fn xreadgroup_block_delivers_each_entry_to_exactly_one_consumer() {
             "jobs",
             ">",
         ]);
-        wait_blocked(&server, i + 1);
+        server.wait_blocked(i + 1);
     }
     for n in 1..=3 {
         admin.cmd(&["XADD", "jobs", &format!("{n}-0"), "job", &n.to_string()]);
@@ -130,7 +117,7 @@ fn timeouts_answer_with_a_null_array() {
         "*-1\r\n"
     );
     assert!(started.elapsed() >= Duration::from_millis(100));
-    wait_blocked(&server, 0);
+    server.wait_blocked(0);
 }
 
 #[test]
@@ -139,7 +126,7 @@ fn xadd_inside_multi_exec_serves_a_blocked_reader() {
     let mut reader = server.connect();
     reader.set_timeout(Duration::from_secs(5));
     reader.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "0"]);
-    wait_blocked(&server, 1);
+    server.wait_blocked(1);
     let mut writer = server.connect();
     writer.cmd(&["MULTI"]);
     writer.cmd(&["XADD", "s", "1-0", "a", "1"]);
@@ -176,7 +163,7 @@ fn waiters_learn_their_stream_or_group_is_gone() {
         "s",
         ">",
     ]);
-    wait_blocked(&server, 1);
+    server.wait_blocked(1);
     admin.cmd(&["DEL", "s"]);
     assert_eq!(
         read(&mut reader),
@@ -195,7 +182,7 @@ fn waiters_learn_their_stream_or_group_is_gone() {
         "s",
         ">",
     ]);
-    wait_blocked(&server, 1);
+    server.wait_blocked(1);
     admin.cmd(&["XGROUP", "DESTROY", "s", "g"]);
     assert_eq!(
         read(&mut reader),
@@ -204,10 +191,10 @@ fn waiters_learn_their_stream_or_group_is_gone() {
 
     // A plain XREAD keeps waiting when its key is replaced by a string.
     reader.send(&["XREAD", "BLOCK", "0", "STREAMS", "s2", "$"]);
-    wait_blocked(&server, 1);
+    server.wait_blocked(1);
     admin.cmd(&["SET", "s2", "x"]);
     admin.cmd(&["DEL", "s2"]);
-    wait_blocked(&server, 1);
+    server.wait_blocked(1);
     admin.cmd(&["XADD", "s2", "1-0", "f", "v"]);
     assert!(read(&mut reader).contains("1-0"));
 }
@@ -220,10 +207,10 @@ fn a_later_reader_is_served_when_an_earlier_one_waits_for_more() {
     let mut near = server.connect();
     near.set_timeout(Duration::from_secs(5));
     far.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "100-0"]);
-    wait_blocked(&server, 1);
+    server.wait_blocked(1);
     near.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "0"]);
-    wait_blocked(&server, 2);
+    server.wait_blocked(2);
     admin.cmd(&["XADD", "s", "50-0", "f", "v"]);
     assert!(read(&mut near).contains("50-0"));
-    wait_blocked(&server, 1);
+    server.wait_blocked(1);
 }

@@ -109,12 +109,7 @@ fn a_push_inside_exec_serves_a_blocked_client() {
     let server = ServerProcess::ferrokv(&[]);
     let mut waiter = server.connect();
     waiter.send(&["BLPOP", "jobs", "5"]);
-    let mut admin = server.raw();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !admin.info_clients().contains("blocked_clients:1\r\n") {
-        assert!(Instant::now() < deadline, "client never blocked");
-        thread::sleep(Duration::from_millis(5));
-    }
+    server.wait_blocked(1);
     let mut pusher = server.connect();
     pusher.send_raw(b"MULTI\r\nRPUSH jobs j1 j2\r\nLLEN jobs\r\nEXEC\r\n");
     for expected in ["+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n"] {

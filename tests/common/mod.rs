@@ -228,6 +228,21 @@ impl ServerProcess {
         ))
     }
 
+    /// Waits (at most 5 s) until INFO reports `n` blocked clients, so a test
+    /// knows its waiters are registered, and in which order, before pushing.
+    pub fn wait_blocked(&self, n: usize) {
+        let mut admin = self.connect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let info = admin.cmd_text(&["INFO", "clients"]);
+            if info.contains(&format!("blocked_clients:{n}\r\n")) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never {n} blocked: {info}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// The server's private directory (its `--dir` unless overridden).
     pub fn dir(&self) -> &Path {
         self.scratch
