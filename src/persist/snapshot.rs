@@ -227,21 +227,34 @@ fn meta(params: &Params, stamp: u32) -> Access {
     }
 }
 
-/// Every key of one shard live at T and not in `skip`, database by
-/// database: `on_db(db, keys, expires)` (the table sizes, RESIZEDB's hint)
-/// before each non-empty database's keys.
+/// What [`walk_shard`] visits, in order.
+enum Visit<'s> {
+    /// A non-empty database starts; its table sizes (RESIZEDB's hint).
+    Db {
+        db: usize,
+        keys: usize,
+        expires: usize,
+    },
+    /// One of its keys, live at T.
+    Key(&'s Bytes24, &'s Entry, Option<u64>),
+}
+
+/// Every key of one shard live at T and not in `skip`, database by database.
 fn walk_shard<'s>(
     shard: &'s Shard,
     params: &Params,
     skip: &HashSet<Vec<u8>>,
-    mut on_db: impl FnMut(usize, usize, usize),
-    mut on_key: impl FnMut(&'s Bytes24, &'s Entry, Option<u64>),
+    mut visit: impl FnMut(Visit<'s>),
 ) {
     for (db, part) in shard.dbs.iter().enumerate() {
         if part.keys.is_empty() {
             continue;
         }
-        on_db(db, part.keys.len(), part.expires.len());
+        visit(Visit::Db {
+            db,
+            keys: part.keys.len(),
+            expires: part.expires.len(),
+        });
         for (key, entry) in part.keys.iter() {
             let expire = if part.expires.is_empty() {
                 None
@@ -254,68 +267,68 @@ fn walk_shard<'s>(
             if !skip.is_empty() && skip.contains(&key[..]) {
                 continue;
             }
-            on_key(key, entry, expire);
+            visit(Visit::Key(key, entry, expire));
+        }
+    }
+}
+
+/// Appends one visited item in RDB form.
+fn encode_visit(out: &mut Vec<u8>, params: &Params, item: Visit<'_>) {
+    match item {
+        Visit::Db { db, keys, expires } => write::put_select_db(out, db, keys, expires),
+        Visit::Key(key, entry, expire) => {
+            let meta = meta(params, entry.access);
+            write::put_key(out, key, &entry.value, expire, meta, params.compress);
         }
     }
 }
 
 /// Appends every live key of one shard, database by database, except `skip`.
 pub fn serialize_shard(out: &mut Vec<u8>, shard: &Shard, params: &Params, skip: &HashSet<Vec<u8>>) {
-    let out = std::cell::RefCell::new(out);
-    walk_shard(
-        shard,
-        params,
-        skip,
-        |db, keys, expires| write::put_select_db(&mut out.borrow_mut(), db, keys, expires),
-        |key, entry, expire| {
-            let meta = meta(params, entry.access);
-            write::put_key(
-                &mut out.borrow_mut(),
-                key,
-                &entry.value,
-                expire,
-                meta,
-                params.compress,
-            );
-        },
-    );
+    walk_shard(shard, params, skip, |item| encode_visit(out, params, item));
 }
 
-/// One shard's live entries as of T, copied under its lock by the saver.
+/// One shard's live entries as of T, copied under its lock by the saver, in
+/// visiting order: a database's table sizes, then its entries.
 #[derive(Default)]
 struct ShardCopy {
-    /// `(db, keys, expires)` table sizes, then that database's entries.
-    dbs: Vec<((usize, usize, usize), Vec<(Bytes24, Entry, Option<u64>)>)>,
+    items: Vec<CopiedItem>,
+}
+
+enum CopiedItem {
+    Db {
+        db: usize,
+        keys: usize,
+        expires: usize,
+    },
+    Key(Bytes24, Entry, Option<u64>),
 }
 
 impl ShardCopy {
     fn take(shard: &Shard, params: &Params, skip: &HashSet<Vec<u8>>) -> ShardCopy {
-        let copy = std::cell::RefCell::new(ShardCopy::default());
-        walk_shard(
-            shard,
-            params,
-            skip,
-            |db, keys, expires| {
-                copy.borrow_mut()
-                    .dbs
-                    .push(((db, keys, expires), Vec::new()))
-            },
-            |key, entry, expire| {
-                let mut copy = copy.borrow_mut();
-                let (_, entries) = copy.dbs.last_mut().expect("a database first");
-                entries.push((key.clone(), entry.clone(), expire));
-            },
-        );
-        copy.into_inner()
+        let mut items = Vec::new();
+        walk_shard(shard, params, skip, |item| {
+            items.push(match item {
+                Visit::Db { db, keys, expires } => CopiedItem::Db { db, keys, expires },
+                Visit::Key(key, entry, expire) => {
+                    CopiedItem::Key(key.clone(), entry.clone(), expire)
+                }
+            })
+        });
+        ShardCopy { items }
     }
 
     fn encode(&self, out: &mut Vec<u8>, params: &Params) {
-        for ((db, keys, expires), entries) in &self.dbs {
-            write::put_select_db(out, *db, *keys, *expires);
-            for (key, entry, expire) in entries {
-                let meta = meta(params, entry.access);
-                write::put_key(out, key, &entry.value, *expire, meta, params.compress);
-            }
+        for item in &self.items {
+            let visit = match item {
+                CopiedItem::Db { db, keys, expires } => Visit::Db {
+                    db: *db,
+                    keys: *keys,
+                    expires: *expires,
+                },
+                CopiedItem::Key(key, entry, expire) => Visit::Key(key, entry, *expire),
+            };
+            encode_visit(out, params, visit);
         }
     }
 }
