@@ -114,6 +114,19 @@ def wait_ready(port):
     raise RuntimeError(f"server on {port} never answered")
 
 
+def used_memory(port):
+    """INFO memory's used_memory: what the server counts, against RSS."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(resp("INFO", "memory"))
+        reply = b""
+        while not reply.endswith(b"\r\n") or reply.count(b"\r\n") < 2:
+            reply += s.recv(65536)
+    for line in reply.split(b"\r\n"):
+        if line.startswith(b"used_memory:"):
+            return int(line.split(b":")[1])
+    raise RuntimeError("no used_memory in INFO")
+
+
 def start(kind, port):
     if kind == "redis":
         argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
@@ -136,7 +149,7 @@ def measure(kind, payload):
             subprocess.run(["redis-cli", "-p", str(port), "--pipe"], stdin=f,
                            stdout=subprocess.DEVNULL, check=True)
         time.sleep(0.5)
-        return rss_bytes(proc.pid) - before
+        return rss_bytes(proc.pid) - before, used_memory(port)
     finally:
         proc.terminate()
         proc.wait()
@@ -146,7 +159,8 @@ def main():
     wanted = os.environ.get("DATASETS")
     names = wanted.split(",") if wanted else list(DATASETS)
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    print(f"{'dataset':<12} {'unit':<8} {'ferrokv B/unit':>15} {'redis B/unit':>13} {'ratio':>6}")
+    print(f"{'dataset':<12} {'unit':<8} {'ferrokv B/unit':>15} {'redis B/unit':>13} {'ratio':>6}"
+          f" {'used(f)':>9} {'used(r)':>9}")
     for name in names:
         generate, unit, units = DATASETS[name]
         with tempfile.NamedTemporaryFile(suffix=".resp", delete=False) as f:
@@ -154,11 +168,13 @@ def main():
                 f.write(command)
             payload = f.name
         try:
-            redis = measure("redis", payload) / units()
-            ferrokv = measure("ferrokv", payload) / units()
+            redis, redis_used = measure("redis", payload)
+            ferrokv, ferrokv_used = measure("ferrokv", payload)
         finally:
             os.unlink(payload)
-        print(f"{name:<12} {unit:<8} {ferrokv:>15.1f} {redis:>13.1f} {ferrokv / redis:>6.2f}")
+        redis, ferrokv = redis / units(), ferrokv / units()
+        print(f"{name:<12} {unit:<8} {ferrokv:>15.1f} {redis:>13.1f} {ferrokv / redis:>6.2f}"
+              f" {ferrokv_used / units():>9.1f} {redis_used / units():>9.1f}")
         sys.stdout.flush()
 
 

@@ -36,8 +36,13 @@ bench() {
 
 # Every test at every depth, ferrokv then redis-server (the order flips every
 # round, so background noise hits both alike); one line each with the ratio
-# ferrokv rps / redis rps.
+# ferrokv rps / redis rps. With several rounds a summary follows: per test and
+# depth, the median ratio and the lowest, since one round on a shared machine
+# can dip either way.
 run_rounds() {
+  local ratios_file
+  ratios_file=$(mktemp)
+  CLEANUP_DIRS+=("$ratios_file")
   printf '%-6s %5s %12s %12s %6s %16s %16s\n' test depth ferrokv_rps redis_rps ratio \
     "ferrokv_p50/p99" "redis_p50/p99"
   local test_list round test depth ratio
@@ -57,7 +62,22 @@ run_rounds() {
           'BEGIN { if (f > 0 && r > 0) printf "%.2f", f / r; else printf "n/a" }')
         printf '%-6s %5s %12s %12s %6s %16s %16s\n' "$test" "$depth" "${f_rps:-failed}" \
           "${r_rps:-failed}" "$ratio" "${f_p50:-?}/${f_p99:-?}" "${r_p50:-?}/${r_p99:-?}"
+        echo "$test $depth $ratio" >>"$ratios_file"
       done
     done
   done
+  if (( ROUNDS > 1 )); then
+    echo
+    printf '%-10s %5s %13s %10s\n' test depth median_ratio min_ratio
+    # Keeps first-seen order; a failed round ("n/a") counts as the minimum.
+    awk '{ key = $1 " " $2; if (!(key in n)) order[++keys] = key
+           r[key, ++n[key]] = ($3 == "n/a" ? 0 : $3) }
+         END { for (k = 1; k <= keys; k++) { key = order[k]; c = n[key]
+                 for (i = 1; i <= c; i++) v[i] = r[key, i]
+                 for (i = 2; i <= c; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) {
+                   t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+                 med = (c % 2) ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
+                 split(key, kd, " ")
+                 printf "%-10s %5s %13.2f %10.2f\n", kd[1], kd[2], med, v[1] } }' "$ratios_file"
+  fi
 }

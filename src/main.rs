@@ -32,6 +32,7 @@ Examples:
 static ALLOCATOR: ferrokv::alloc::CountingAlloc = ferrokv::alloc::CountingAlloc;
 
 fn main() -> ExitCode {
+    ferrokv::alloc::tune_malloc();
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("--ping") {
         return ping_probe(&argv[2..]);

@@ -78,7 +78,7 @@ fn hash_for_write<'d>(
 ) -> Result<(&'d mut Hash, Written), CmdError> {
     let created = !db.contains(key);
     if created {
-        db.set(key, Value::Hash(Box::default()));
+        db.set(key, Value::Hash(Hash::default()));
     }
     let entry = db.get(key).expect("key exists: just checked or created");
     Ok((hash_of_mut(&mut entry.value)?, Written { created }))

@@ -172,7 +172,7 @@ fn push(ctx: &mut Ctx, args: &Args, end: End, only_existing: bool) -> CmdResult 
             let mut list = List::default();
             elements.for_each(|e| list.push(end, e));
             let len = list.len();
-            ctx.db.set(key, Value::List(list));
+            ctx.db.set(key, Value::List(Box::new(list)));
             len
         }
     };
@@ -458,7 +458,7 @@ fn move_one(
         None => {
             let mut list = List::default();
             list.push(to, &item);
-            db.set(dst, Value::List(list));
+            db.set(dst, Value::List(Box::new(list)));
         }
     }
     db.notify(notify::LIST, push_event(to), dst);

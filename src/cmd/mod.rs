@@ -272,7 +272,20 @@ pub fn call(
         client.scratch_keys = positions;
         locked
     };
-    call_held(server, client, out, args, id, spec, &mut locked, now_ms());
+    // One clock read gives both the command's start and its Unix time.
+    let started = Instant::now();
+    let now = crate::util::clock::unix_ms_at(started);
+    call_timed(
+        server,
+        client,
+        out,
+        args,
+        id,
+        spec,
+        &mut locked,
+        now,
+        started,
+    );
     let deferred = if locked.has_ready() {
         let deferred = server.keyspace.blocking.serve_ready(&mut locked);
         // Served clients' pops are their commands' events.
@@ -312,8 +325,33 @@ pub fn call_held<'s>(
     locked: &mut crate::db::Locked<'s>,
     now_ms: u64,
 ) {
+    call_timed(
+        server,
+        client,
+        out,
+        args,
+        id,
+        spec,
+        locked,
+        now_ms,
+        Instant::now(),
+    );
+}
+
+/// [`call_held`] with the command's start time already read.
+#[allow(clippy::too_many_arguments)]
+fn call_timed<'s>(
+    server: &'s Server,
+    client: &mut Client,
+    out: &mut Reply,
+    args: &Args<'_>,
+    id: usize,
+    spec: &CommandSpec,
+    locked: &mut crate::db::Locked<'s>,
+    now_ms: u64,
+    started: Instant,
+) {
     let Some(handler) = spec.handler else { return };
-    let started = Instant::now();
     // EXEC and scripts hold their locks across commands that may change
     // `notify-keyspace-events`.
     if locked.holds_all() {

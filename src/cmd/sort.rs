@@ -381,7 +381,7 @@ fn store(ctx: &mut Ctx, dest: &[u8], rows: Vec<Option<Vec<u8>>>) -> CmdResult {
                 row.as_deref().unwrap_or_default(),
             );
         }
-        ctx.db.set(dest, Value::List(list));
+        ctx.db.set(dest, Value::List(Box::new(list)));
         ctx.db.notify(notify::LIST, "sortstore", dest);
     }
     ctx.out.int(stored as i64);

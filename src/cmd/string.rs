@@ -11,7 +11,7 @@ use long_double::{LongDouble, Parsed};
 use super::parse::{ExpireUnit, OptionsFor, expire_deadline, parse_expiry_options};
 use super::spec::{CommandSpec, flag::*, key1, keys_all, keys_range};
 use super::{Args, CmdError, CmdResult, Ctx};
-use crate::db::{Bytes24, Db, StrValue, Value};
+use crate::db::{Bytes40, Db, StrValue, Value};
 use crate::protocol::Reply;
 use crate::protocol::parse::parse_i64;
 use crate::server::{Server, notify};
@@ -395,7 +395,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     // Stored as text (embstr in Redis), not re-encoded as an integer; the
     // value is edited in place, so the TTL stays.
-    let value = Value::Str(StrValue::Bytes(Bytes24::new(text.as_bytes())));
+    let value = Value::Str(StrValue::Bytes(Bytes40::new(text.as_bytes())));
     ctx.db.set_in(ctx.db.index, key, value, true);
     ctx.db.notify(notify::STRING, "incrbyfloat", key);
     // Replayed as the result, not the float arithmetic (as Redis does).

@@ -33,9 +33,11 @@ pub struct Hash {
     repr: Repr,
 }
 
+/// 32 bytes (the table is boxed, `Packed` lends its `Vec`'s niche for the
+/// tag), so `Value` holds a small hash itself rather than behind a pointer.
 enum Repr {
     Packed(Packed),
-    Table(Dict<Bytes24>),
+    Table(Box<Dict<Bytes24>>),
 }
 
 impl Default for Repr {
@@ -53,7 +55,7 @@ impl Clone for Repr {
                 for (k, v) in t.iter() {
                     copy.insert(hash_key(k), k.clone(), v.clone());
                 }
-                Repr::Table(copy)
+                Repr::Table(Box::new(copy))
             }
         }
     }
@@ -95,7 +97,8 @@ impl Hash {
         match &self.repr {
             Repr::Packed(p) => p.buf.capacity(),
             Repr::Table(t) => {
-                t.table_size()
+                std::mem::size_of::<Dict<Bytes24>>()
+                    + t.table_size()
                     + t.iter()
                         .map(|(k, v)| k.heap_size() + v.heap_size())
                         .sum::<usize>()
@@ -209,7 +212,7 @@ impl Hash {
             for (k, v) in p.iter() {
                 table.insert(hash_key(k), Bytes24::new(k), Bytes24::new(v));
             }
-            self.repr = Repr::Table(table);
+            self.repr = Repr::Table(Box::new(table));
         }
     }
 }
@@ -233,6 +236,14 @@ fn read_string(buf: &[u8], at: usize) -> (usize, usize) {
         }
         shift += 7;
     }
+}
+
+/// Bytes `write_string` takes for a string of `len` bytes. A packed hash
+/// grows by exactly that, as Redis's listpack does: it is about compactness
+/// (1/8 of slack cost 30 bytes on a hash of ten short pairs) and it is small,
+/// so the copy a `realloc` may make is cheap.
+fn encoded_len(len: usize) -> usize {
+    len + (usize::BITS - (len | 1).leading_zeros()).div_ceil(7) as usize
 }
 
 fn write_string(out: &mut Vec<u8>, data: &[u8]) {
@@ -287,20 +298,13 @@ impl Packed {
                 false
             }
             None => {
-                self.reserve(field.len() + value.len() + 8);
+                self.buf
+                    .reserve_exact(encoded_len(field.len()) + encoded_len(value.len()));
                 write_string(&mut self.buf, field);
                 write_string(&mut self.buf, value);
                 self.pairs += 1;
                 true
             }
-        }
-    }
-
-    /// Grows by 1/8 at a time rather than doubling: a packed hash is about
-    /// compactness, and it only grows to a few tens of kilobytes.
-    fn reserve(&mut self, additional: usize) {
-        if self.buf.capacity() - self.buf.len() < additional {
-            self.buf.reserve_exact(additional + self.buf.len() / 8);
         }
     }
 
@@ -327,6 +331,15 @@ mod tests {
         max_listpack_entries: 4,
         max_listpack_value: 8,
     };
+
+    #[test]
+    fn encoded_len_matches_write_string() {
+        for len in [0, 1, 127, 128, 300, 16383, 16384, 70000] {
+            let mut out = Vec::new();
+            write_string(&mut out, &vec![b'x'; len]);
+            assert_eq!(encoded_len(len), out.len(), "{len}");
+        }
+    }
 
     #[test]
     fn packed_keeps_insertion_order_and_updates_in_place() {

@@ -15,6 +15,6 @@ pub mod value;
 pub mod watch;
 pub mod zset;
 
-pub use bytes::Bytes24;
+pub use bytes::{Bytes24, Bytes40};
 pub use keyspace::{Db, Keyspace, Locked};
 pub use value::{Entry, StrValue, Value};

@@ -2,7 +2,7 @@
 //! operations in its own module; generic commands (TYPE, OBJECT ENCODING,
 //! MEMORY USAGE) ask the value itself.
 
-use super::bytes::Bytes24;
+use super::bytes::Bytes40;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
@@ -23,25 +23,30 @@ impl Entry {
     }
 }
 
-/// Hashes and sets are boxed: their structs are the largest, and keeping
-/// `Value` at 40 bytes saves 16 bytes on every key (most keys are strings).
+/// Lists, sets and streams are boxed: their structs are the largest, and
+/// keeping `Value` at 40 bytes saves 8-16 bytes on every key (most keys are
+/// strings, and a `Value` holds a string of up to 38 bytes itself).
+/// A hash is not: its packed form fits, which saves a 48-byte block per small
+/// hash (its large form boxes its own table).
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(StrValue),
-    List(List),
-    Hash(Box<Hash>),
+    List(Box<List>),
+    Hash(Hash),
     Set(Box<Set>),
     ZSet(ZSet),
     Stream(Box<Stream>),
 }
 
 /// A string value in the cheapest form that holds it: integers as integers
-/// (INCR needs no parsing), short strings inline, strings that grew by APPEND
-/// or SETRANGE in a growable buffer.
+/// (INCR needs no parsing), strings of up to 38 bytes inline, strings that
+/// grew by APPEND or SETRANGE in a growable buffer. `Bytes40`'s tag byte
+/// leaves room for this enum's and `Value`'s tags, so `Value` stays at 40
+/// bytes (checked by a test below).
 #[derive(Debug, Clone)]
 pub enum StrValue {
     Int(i64),
-    Bytes(Bytes24),
+    Bytes(Bytes40),
     Raw(Vec<u8>),
 }
 
@@ -57,7 +62,7 @@ impl StrValue {
                 return StrValue::Int(n);
             }
         }
-        StrValue::Bytes(Bytes24::new(data))
+        StrValue::Bytes(Bytes40::new(data))
     }
 
     /// The value's bytes; integers are formatted into `scratch`.
@@ -143,8 +148,8 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
-            Value::List(v) => v.heap_size(),
-            Value::Hash(v) => std::mem::size_of::<Hash>() + v.heap_size(),
+            Value::List(v) => std::mem::size_of::<List>() + v.heap_size(),
+            Value::Hash(v) => v.heap_size(),
             Value::Set(v) => std::mem::size_of::<Set>() + v.heap_size(),
             Value::ZSet(v) => v.heap_size(),
             Value::Stream(v) => std::mem::size_of::<Stream>() + v.heap_size(),
@@ -241,6 +246,15 @@ mod tests {
         // Three minutes later with one-minute decay: three less.
         assert_eq!(access::lfu_decayed(six, t0 + 180_000, 1), 3);
         assert_eq!(access::lfu_decayed(six, t0 + 180_000, 0), 6);
+    }
+
+    #[test]
+    fn values_stay_at_forty_bytes() {
+        assert_eq!(std::mem::size_of::<StrValue>(), 40);
+        assert_eq!(std::mem::size_of::<Value>(), 40);
+        assert_eq!(std::mem::size_of::<Hash>(), 32);
+        assert_eq!(StrValue::from_bytes(&[b'v'; 38]).heap_size(), 0);
+        assert!(StrValue::from_bytes(&[b'v'; 39]).heap_size() > 0);
     }
 
     #[test]

@@ -344,6 +344,7 @@ async fn cron(server: Arc<Server>) {
             return;
         }
         server.stats.sample_rates();
+        crate::util::clock::resync();
         // A running script holds every shard: skip the cycle rather than
         // hold a worker thread on its locks.
         if !server.stats.active_expire.load(Relaxed) || server.scripts.run.is_running() {

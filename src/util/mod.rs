@@ -1,3 +1,4 @@
 //! Small helpers shared across command families.
 
+pub mod clock;
 pub mod glob;

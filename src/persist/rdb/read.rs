@@ -182,9 +182,9 @@ fn list_from(items: &[Vec<u8>]) -> Result<Value> {
     if items.is_empty() {
         return bad("empty list");
     }
-    Ok(Value::List(
+    Ok(Value::List(Box::new(
         items.iter().map(|v| v.as_slice()).collect::<List>(),
-    ))
+    )))
 }
 
 fn hash_from(items: Vec<Vec<u8>>, limits: &Limits) -> Result<Value> {
@@ -197,7 +197,7 @@ fn hash_from(items: Vec<Vec<u8>>, limits: &Limits) -> Result<Value> {
             return bad("duplicate hash field");
         }
     }
-    Ok(Value::Hash(Box::new(hash)))
+    Ok(Value::Hash(hash))
 }
 
 fn set_from(members: Vec<Vec<u8>>, limits: &Limits) -> Result<Value> {
