@@ -36,9 +36,9 @@ pub mod stream;
 pub mod string;
 pub mod zset;
 
+use crate::util::clock::Instant;
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
 pub use args::Args;
 pub use spec::{CommandSpec, Keys, flag};
