@@ -272,20 +272,7 @@ pub fn call(
         client.scratch_keys = positions;
         locked
     };
-    // One clock read gives both the command's start and its Unix time.
-    let started = Instant::now();
-    let now = crate::util::clock::unix_ms_at(started);
-    call_timed(
-        server,
-        client,
-        out,
-        args,
-        id,
-        spec,
-        &mut locked,
-        now,
-        started,
-    );
+    call_held(server, client, out, args, id, spec, &mut locked, None);
     let deferred = if locked.has_ready() {
         let deferred = server.keyspace.blocking.serve_ready(&mut locked);
         // Served clients' pops are their commands' events.
@@ -309,11 +296,12 @@ pub fn call(
 }
 
 /// Calls a command's handler over shards the caller already holds (every
-/// shard its keys live in) at the frozen time `now_ms`, and does the
-/// per-command bookkeeping: blocking registration, statistics, slow log,
-/// MONITOR. EXEC and scripts run their commands through here, under the locks
-/// their own call took, which is what makes them atomic. Keys that became
-/// ready for blocked clients stay in `locked` for whoever releases it.
+/// shard its keys live in) and does the per-command bookkeeping: blocking
+/// registration, statistics, slow log, MONITOR. EXEC and scripts run their
+/// commands through here, under the locks their own call took, which is what
+/// makes them atomic, and at their frozen time `frozen_ms`; otherwise one
+/// clock read gives both the command's start and its Unix time. Keys that
+/// became ready for blocked clients stay in `locked` for whoever releases it.
 #[allow(clippy::too_many_arguments)]
 pub fn call_held<'s>(
     server: &'s Server,
@@ -323,34 +311,10 @@ pub fn call_held<'s>(
     id: usize,
     spec: &CommandSpec,
     locked: &mut crate::db::Locked<'s>,
-    now_ms: u64,
+    frozen_ms: Option<u64>,
 ) {
-    call_timed(
-        server,
-        client,
-        out,
-        args,
-        id,
-        spec,
-        locked,
-        now_ms,
-        Instant::now(),
-    );
-}
-
-/// [`call_held`] with the command's start time already read.
-#[allow(clippy::too_many_arguments)]
-fn call_timed<'s>(
-    server: &'s Server,
-    client: &mut Client,
-    out: &mut Reply,
-    args: &Args<'_>,
-    id: usize,
-    spec: &CommandSpec,
-    locked: &mut crate::db::Locked<'s>,
-    now_ms: u64,
-    started: Instant,
-) {
+    let started = Instant::now();
+    let now_ms = frozen_ms.unwrap_or_else(|| crate::util::clock::unix_ms_at(started));
     let Some(handler) = spec.handler else { return };
     // EXEC and scripts hold their locks across commands that may change
     // `notify-keyspace-events`.

@@ -189,7 +189,7 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
             *id,
             spec,
             db.locked(),
-            now,
+            Some(now),
         );
     }
     client.running = previous;

@@ -304,7 +304,7 @@ impl ScriptCaller<'_, '_> {
             id,
             spec,
             self.locked,
-            self.now_ms,
+            Some(self.now_ms),
         );
         Ok(match convert::resp_to_lua(lua, &self.reply.buf)? {
             Converted::Value(v) => (true, v),
