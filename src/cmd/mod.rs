@@ -114,20 +114,16 @@ impl fmt::Display for CmdError {
     }
 }
 
-/// Current Unix time in milliseconds.
+/// Current Unix time in milliseconds, from the command clock
+/// ([`crate::util::clock`]), so every reader of the time agrees with the
+/// time commands run at.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    crate::util::clock::unix_ms_at(Instant::now())
 }
 
 /// Current Unix time in microseconds (MONITOR timestamps).
 pub fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+    crate::util::clock::unix_us_at(Instant::now())
 }
 
 /// Runs one command through the gate: lookup, arity, auth, queueing inside

@@ -36,11 +36,17 @@ fn unix_us_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Unix milliseconds at `at` (an instant at or after the anchor).
+/// Unix microseconds at `at` (an instant at or after the anchor).
+#[inline]
+pub fn unix_us_at(at: Instant) -> u64 {
+    let since = at.saturating_duration_since(anchor()).as_micros() as u64;
+    ANCHOR_UNIX_US.load(Relaxed) + since
+}
+
+/// Unix milliseconds at `at`.
 #[inline]
 pub fn unix_ms_at(at: Instant) -> u64 {
-    let since = at.saturating_duration_since(anchor()).as_micros() as u64;
-    (ANCHOR_UNIX_US.load(Relaxed) + since) / 1000
+    unix_us_at(at) / 1000
 }
 
 /// Re-reads the system clock against the anchor.
