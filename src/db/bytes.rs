@@ -25,9 +25,6 @@ pub enum InlineBytes<const N: usize> {
 }
 
 impl<const N: usize> InlineBytes<N> {
-    /// Longest string stored inline.
-    pub const INLINE: usize = N;
-
     pub fn new(data: &[u8]) -> Self {
         if data.len() <= N {
             let mut inline = [0; N];

@@ -45,8 +45,8 @@ const INT_TAG: u8 = 0xE0;
 const F64_TAG: u8 = 0xE1;
 const LONG_TAG: u8 = 0xE2;
 const F32_TAG: u8 = 0xE3;
-const TENTHS_TAG: u8 = 0xE4;
-const HUNDREDTHS_TAG: u8 = 0xE5;
+/// The decimal encodings: tag and the power of ten the integer is over.
+const DECIMALS: [(u8, f64); 2] = [(0xE4, 10.0), (0xE5, 100.0)];
 /// Largest magnitude stored as an integer: every such f64 is exact.
 const MAX_EXACT: f64 = 9007199254740992.0;
 
@@ -84,9 +84,9 @@ impl Listpack {
                 let (value, pos) = read_zigzag(data, at + 1);
                 (Item::Number(value as f64), pos)
             }
-            TENTHS_TAG | HUNDREDTHS_TAG => {
+            0xE4 | 0xE5 => {
                 let (value, pos) = read_zigzag(data, at + 1);
-                let scale = if header == TENTHS_TAG { 10.0 } else { 100.0 };
+                let scale = DECIMALS[(header - DECIMALS[0].0) as usize].1;
                 (Item::Number(value as f64 / scale), pos)
             }
             F64_TAG => {
@@ -139,13 +139,16 @@ impl Listpack {
     }
 }
 
-/// `m` when `n` is exactly the double nearest `m / scale`, which is what
-/// parsing a score with one or two decimals (`1.5`, `19.99`) gives: it is
-/// then stored as that integer, in two or three bytes instead of five or
-/// nine, and decoded by the same division, bit for bit.
-fn decimal(n: f64, scale: f64) -> Option<i64> {
-    let scaled = (n * scale).round();
-    (scaled.abs() < MAX_EXACT && scaled / scale == n).then_some(scaled as i64)
+/// The tag and integer `m` when `n` is exactly the double nearest
+/// `m / 10` or `m / 100`, which is what parsing a score with one or two
+/// decimals (`1.5`, `19.99`) gives: it is then stored as that integer, in
+/// two or three bytes instead of five or nine, and decoded by the same
+/// division, bit for bit.
+fn decimal(n: f64) -> Option<(u8, i64)> {
+    DECIMALS.iter().find_map(|&(tag, scale)| {
+        let scaled = (n * scale).round();
+        (scaled.abs() < MAX_EXACT && scaled / scale == n).then_some((tag, scaled as i64))
+    })
 }
 
 fn write_zigzag(out: &mut Vec<u8>, value: i64) {
@@ -197,21 +200,17 @@ fn encode(out: &mut Vec<u8>, item: Item<'_>) {
             out.push(INT_TAG);
             write_zigzag(out, value);
         }
-        Item::Number(n) if decimal(n, 10.0).is_some() => {
-            out.push(TENTHS_TAG);
-            write_zigzag(out, decimal(n, 10.0).unwrap_or_default());
-        }
-        Item::Number(n) if decimal(n, 100.0).is_some() => {
-            out.push(HUNDREDTHS_TAG);
-            write_zigzag(out, decimal(n, 100.0).unwrap_or_default());
-        }
-        Item::Number(n) if (n as f32) as f64 == n => {
-            out.push(F32_TAG);
-            out.extend_from_slice(&(n as f32).to_le_bytes());
-        }
         Item::Number(n) => {
-            out.push(F64_TAG);
-            out.extend_from_slice(&n.to_le_bytes());
+            if let Some((tag, m)) = decimal(n) {
+                out.push(tag);
+                write_zigzag(out, m);
+            } else if (n as f32) as f64 == n {
+                out.push(F32_TAG);
+                out.extend_from_slice(&(n as f32).to_le_bytes());
+            } else {
+                out.push(F64_TAG);
+                out.extend_from_slice(&n.to_le_bytes());
+            }
         }
     }
 }
