@@ -89,8 +89,7 @@ impl Capture {
                 [&b"SELECT"[..], itoa.format(db).as_bytes()].into_iter(),
             );
             for (key, entry) in part.keys.iter() {
-                let hash = crate::db::dict::hash_key(key);
-                let expire = part.expires.get(hash, key).copied();
+                let expire = part.expires.of(entry);
                 if expire.is_some_and(|at| at <= sink.now_ms) {
                     continue;
                 }

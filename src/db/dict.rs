@@ -233,6 +233,14 @@ impl<V> Dict<V> {
     }
 
     pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<(Bytes24, V)> {
+        self.remove_tracked(hash, key).map(|(_, k, v)| (k, v))
+    }
+
+    /// [`Dict::remove`], also giving the position the entry had. If that is
+    /// still below [`Dict::len`], the last entry has moved there (callers that
+    /// keep entry positions elsewhere, as the keyspace's TTL list does, fix
+    /// theirs).
+    pub fn remove_tracked(&mut self, hash: u64, key: &[u8]) -> Option<(usize, Bytes24, V)> {
         let pos = self.find(hash, key)?;
         let entry = self.slots[pos].entry as usize;
         self.unlink_slot(pos);
@@ -242,9 +250,28 @@ impl<V> Dict<V> {
             let moved = self.slot_of_entry(last);
             self.slots[moved].entry = entry as u32;
         }
-        let removed = self.entries.swap_remove(entry);
+        let (k, v) = self.entries.swap_remove(entry);
         self.shrink_if_sparse();
-        Some(removed)
+        Some((entry, k, v))
+    }
+
+    /// Where `key`'s entry is in the dense entry array (stable until an
+    /// entry is removed; see [`Dict::remove_tracked`]).
+    pub fn position(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        self.find(hash, key)
+            .map(|slot| self.slots[slot].entry as usize)
+    }
+
+    /// The entry at position `pos` (below [`Dict::len`]).
+    #[inline]
+    pub fn at(&self, pos: usize) -> (&Bytes24, &V) {
+        let (k, v) = &self.entries[pos];
+        (k, v)
+    }
+
+    #[inline]
+    pub fn at_mut(&mut self, pos: usize) -> &mut V {
+        &mut self.entries[pos].1
     }
 
     /// Empties slot `pos` by backward shift: the elements after it that are
@@ -392,28 +419,28 @@ const CHUNK: usize = 1 << CHUNK_BITS;
 /// A dense array in fixed-size chunks: every chunk but the last is full; the
 /// first chunk grows (by 1.25x) while it is the only one, later ones are
 /// allocated whole. Only the last one shrinks.
-struct Entries<T> {
+pub(super) struct Entries<T> {
     chunks: Vec<Vec<T>>,
     len: usize,
 }
 
 impl<T> Entries<T> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Entries {
             chunks: Vec::new(),
             len: 0,
         }
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.len
     }
 
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    fn push(&mut self, item: T) {
+    pub(super) fn push(&mut self, item: T) {
         match self.chunks.last_mut() {
             Some(last) if last.len() < CHUNK => {
                 if last.len() == last.capacity() {
@@ -441,7 +468,7 @@ impl<T> Entries<T> {
     }
 
     /// Removes item `i`, moving the last item into its place.
-    fn swap_remove(&mut self, i: usize) -> T {
+    pub(super) fn swap_remove(&mut self, i: usize) -> T {
         let last_chunk = self
             .chunks
             .last_mut()
@@ -459,7 +486,7 @@ impl<T> Entries<T> {
     }
 
     /// Gives back the last chunk's spare room once more than half is unused.
-    fn trim(&mut self) {
+    pub(super) fn trim(&mut self) {
         if let Some(last) = self.chunks.last_mut() {
             if last.len() * 2 < last.capacity() {
                 last.shrink_to(last.len() + last.len() / 4);
@@ -472,12 +499,12 @@ impl<T> Entries<T> {
     }
 
     /// Heap bytes: the items' room plus the chunk table.
-    fn heap_bytes(&self) -> usize {
+    pub(super) fn heap_bytes(&self) -> usize {
         self.capacity() * std::mem::size_of::<T>()
             + self.chunks.capacity() * std::mem::size_of::<Vec<T>>()
     }
 
-    fn iter(&self) -> impl Iterator<Item = &T> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks.iter().flatten()
     }
 }

@@ -359,7 +359,9 @@ impl<'s> Evictor<'_, 's> {
                     let db = (first_db + i) % databases;
                     let part = &locked.shard_at(shard).dbs[db];
                     let key = if volatile {
-                        part.expires.random(&mut me.rng).map(|(k, _)| k)
+                        part.expires
+                            .random(&mut me.rng)
+                            .map(|(_, pos)| part.key_at(pos))
                     } else {
                         part.keys.random(&mut me.rng).map(|(k, _)| k)
                     };
@@ -444,7 +446,7 @@ impl<'s> Evictor<'_, 's> {
                     return;
                 };
                 let when = match ranking {
-                    Ranking::Ttl => part.expires.get(hash, key).copied(),
+                    Ranking::Ttl => part.expires.of(entry),
                     _ => None,
                 };
                 out.push(Candidate {
@@ -456,10 +458,13 @@ impl<'s> Evictor<'_, 's> {
             };
             // Volatile policies pick among keys with a TTL only.
             match (volatile, part.keys.len(), part.expires.len()) {
-                (true, _, n) if n <= samples => part.expires.iter().for_each(|(k, _)| offer(k)),
+                (true, _, n) if n <= samples => part
+                    .expires
+                    .iter()
+                    .for_each(|(_, pos)| offer(part.key_at(pos))),
                 (true, _, _) => (0..samples)
                     .filter_map(|_| part.expires.random(&mut self.rng))
-                    .for_each(|(k, _)| offer(k)),
+                    .for_each(|(_, pos)| offer(part.key_at(pos))),
                 (false, n, _) if n <= samples => part.keys.iter().for_each(|(k, _)| offer(k)),
                 (false, _, _) => (0..samples)
                     .filter_map(|_| part.keys.random(&mut self.rng))
@@ -483,7 +488,7 @@ impl<'s> Evictor<'_, 's> {
             let Some(entry) = part.keys.get(hash, &candidate.key) else {
                 return false;
             };
-            let when = part.expires.get(hash, &candidate.key).copied();
+            let when = part.expires.of(entry);
             if volatile && when.is_none() {
                 return false;
             }

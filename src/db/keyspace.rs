@@ -23,16 +23,19 @@ use smallvec::SmallVec;
 
 use super::bytes::Bytes24;
 use super::dict::{Dict, hash_key};
+use super::expires::Expires;
 use super::value::{Entry, Value, access};
 use crate::server::notify::{self, Event};
 
 /// One database's part of one shard.
 #[derive(Default)]
 pub struct DbShard {
+    /// Read freely; change only through the [`DbShard`] methods (see
+    /// [`super::expires`]), which keep deadlines linked to their keys.
     pub keys: Dict<Entry>,
-    /// Absolute expiry in Unix milliseconds, only for keys that have one (as
-    /// Redis keeps a separate `expires` dict): no cost for keys without a TTL.
-    pub expires: Dict<u64>,
+    /// Deadlines (absolute Unix ms) of the keys that have one: no cost for
+    /// keys without a TTL.
+    pub expires: Expires,
 }
 
 pub struct Shard {
@@ -496,13 +499,9 @@ impl<'l, 'a> Db<'l, 'a> {
     fn expire_if_needed(&mut self, db: usize, hash: u64, key: &[u8]) -> bool {
         let now = self.now_ms;
         let part = self.part(db, hash);
-        if part.expires.is_empty() {
-            return false;
-        }
-        match part.expires.get(hash, key) {
-            Some(&when) if when <= now => {
-                part.expires.remove(hash, key);
-                part.keys.remove(hash, key);
+        match part.deadline(hash, key) {
+            Some(when) if when <= now => {
+                part.remove(hash, key);
                 let keyspace = self.locked.keyspace;
                 keyspace.stats.expired.fetch_add(1, Relaxed);
                 if keyspace.watching.load(Relaxed) > 0 {
@@ -586,10 +585,7 @@ impl<'l, 'a> Db<'l, 'a> {
 
     /// A new entry for `value`, stamped as created now (COPY's duplicate).
     pub fn new_entry(&self, value: Value) -> Entry {
-        Entry {
-            value,
-            access: self.locked.keyspace.fresh_stamp(self.now_ms),
-        }
+        Entry::stamped(value, self.locked.keyspace.fresh_stamp(self.now_ms))
     }
 
     /// A shared view of a live key, so a command can hold several values at
@@ -598,11 +594,7 @@ impl<'l, 'a> Db<'l, 'a> {
     pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
         let hash = hash_key(key);
         let part = &self.locked.guards[self.locked.slot(hash)].dbs[self.index];
-        let expired = !part.expires.is_empty()
-            && part
-                .expires
-                .get(hash, key)
-                .is_some_and(|&t| t <= self.now_ms);
+        let expired = part.deadline(hash, key).is_some_and(|t| t <= self.now_ms);
         if expired {
             return None;
         }
@@ -632,16 +624,13 @@ impl<'l, 'a> Db<'l, 'a> {
                 false
             }
             None => {
-                let entry = Entry {
-                    value,
-                    access: keyspace.fresh_stamp(now),
-                };
+                let entry = Entry::stamped(value, keyspace.fresh_stamp(now));
                 part.keys.insert(hash, Bytes24::new(key), entry);
                 true
             }
         };
-        if !keep_ttl && !part.expires.is_empty() {
-            part.expires.remove(hash, key);
+        if !keep_ttl {
+            part.clear_deadline(hash, key);
         }
         if created {
             self.locked.notify(notify::NEW, "new", db, key);
@@ -660,10 +649,7 @@ impl<'l, 'a> Db<'l, 'a> {
             return None;
         }
         let part = self.part(db, hash);
-        let (_, entry) = part.keys.remove(hash, key)?;
-        if !part.expires.is_empty() {
-            part.expires.remove(hash, key);
-        }
+        let (_, entry) = part.remove(hash, key)?;
         self.modified_in(db, key);
         Some(entry)
     }
@@ -674,17 +660,7 @@ impl<'l, 'a> Db<'l, 'a> {
     pub fn insert_in(&mut self, db: usize, key: &[u8], entry: Entry, expire_ms: Option<u64>) {
         let hash = hash_key(key);
         self.expire_if_needed(db, hash, key);
-        let part = self.part(db, hash);
-        part.keys.insert(hash, Bytes24::new(key), entry);
-        match expire_ms {
-            Some(when) => {
-                part.expires.insert(hash, Bytes24::new(key), when);
-            }
-            None if !part.expires.is_empty() => {
-                part.expires.remove(hash, key);
-            }
-            None => {}
-        }
+        self.part(db, hash).insert(hash, key, entry, expire_ms);
         // Redis deletes the old value first, so the key is always new here.
         self.locked.notify(notify::NEW, "new", db, key);
         self.modified_in(db, key);
@@ -698,7 +674,7 @@ impl<'l, 'a> Db<'l, 'a> {
     pub fn expire_at_in(&mut self, db: usize, key: &[u8]) -> Option<u64> {
         let hash = hash_key(key);
         self.expire_if_needed(db, hash, key);
-        self.part(db, hash).expires.get(hash, key).copied()
+        self.part(db, hash).deadline(hash, key)
     }
 
     /// Sets the TTL of an existing key. The caller has checked it exists.
@@ -708,9 +684,7 @@ impl<'l, 'a> Db<'l, 'a> {
 
     pub fn set_expire_in(&mut self, db: usize, key: &[u8], when_ms: u64) {
         let hash = hash_key(key);
-        let part = self.part(db, hash);
-        debug_assert!(part.keys.get(hash, key).is_some());
-        part.expires.insert(hash, Bytes24::new(key), when_ms);
+        self.part(db, hash).set_deadline(hash, key, when_ms);
         self.modified_in(db, key);
     }
 
@@ -719,7 +693,7 @@ impl<'l, 'a> Db<'l, 'a> {
         let hash = hash_key(key);
         let db = self.index;
         self.expire_if_needed(db, hash, key);
-        let removed = self.part(db, hash).expires.remove(hash, key).is_some();
+        let removed = self.part(db, hash).clear_deadline(hash, key);
         if removed {
             self.modified(key);
         }
@@ -796,8 +770,7 @@ impl<'l, 'a> Db<'l, 'a> {
         let mut removed = 0;
         for part in self.all_parts(db) {
             removed += part.keys.len();
-            part.keys.clear();
-            part.expires.clear();
+            part.clear();
         }
         removed
     }
@@ -816,7 +789,7 @@ impl<'l, 'a> Db<'l, 'a> {
                 sizes[db].expires += part.expires.len();
                 sizes[db].main_table_bytes += part.keys.table_size() as u64;
                 sizes[db].expires_table_bytes += part.expires.table_size() as u64;
-                for (_, &when) in part.expires.iter().take(TTL_SAMPLES_PER_SHARD) {
+                for (when, _) in part.expires.iter().take(TTL_SAMPLES_PER_SHARD) {
                     ttl_sums[db].0 += when.saturating_sub(now) as u128;
                     ttl_sums[db].1 += 1;
                 }
@@ -853,8 +826,7 @@ impl<'l, 'a> Db<'l, 'a> {
         let db = self.index;
         for part in self.all_parts(db) {
             for (k, v) in part.keys.iter() {
-                let expired = !part.expires.is_empty()
-                    && part.expires.get(hash_key(k), k).is_some_and(|&t| t <= now);
+                let expired = part.expires.of(v).is_some_and(|t| t <= now);
                 if !expired {
                     f(k, v);
                 }
@@ -874,8 +846,7 @@ impl<'l, 'a> Db<'l, 'a> {
         loop {
             let part = &self.locked.guards[shard as usize].dbs[db];
             inner = part.keys.scan(inner, |k, v| {
-                let expired = !part.expires.is_empty()
-                    && part.expires.get(hash_key(k), k).is_some_and(|&t| t <= now);
+                let expired = part.expires.of(v).is_some_and(|t| t <= now);
                 if !expired {
                     f(k, v);
                 }
@@ -911,8 +882,8 @@ impl<'l, 'a> Db<'l, 'a> {
             for guard in self.locked.guards.iter() {
                 let part = &guard.dbs[db];
                 if pick < part.keys.len() {
-                    let (k, _) = part.keys.random(rng)?;
-                    let expired = part.expires.get(hash_key(k), k).is_some_and(|&t| t <= now);
+                    let (k, entry) = part.keys.random(rng)?;
+                    let expired = part.expires.of(entry).is_some_and(|t| t <= now);
                     if !expired {
                         return Some(k.clone());
                     }
@@ -941,14 +912,12 @@ impl<'l, 'a> Db<'l, 'a> {
             let part = &mut shard.dbs[db];
             for _ in 0..samples.min(part.expires.len()) {
                 sampled += 1;
-                let Some((k, &when)) = part.expires.random(rng) else {
+                let Some((when, pos)) = part.expires.random(rng) else {
                     break;
                 };
                 if when <= now {
-                    let k = k.clone();
-                    let h = hash_key(&k);
-                    part.expires.remove(h, &k);
-                    part.keys.remove(h, &k);
+                    let k = part.key_at(pos).clone();
+                    part.remove(hash_key(&k), &k);
                     expired += 1;
                     if watching {
                         super::watch::touch_expired(&mut shard.watched, db, &k);

@@ -1,9 +1,11 @@
-//! Storage: the sharded keyspace ([`keyspace`]), its hash table ([`dict`]), the
+//! Storage: the sharded keyspace ([`keyspace`]), its hash table ([`dict`]) and
+//! TTL list ([`expires`]), the
 //! value types ([`value`]) and the compact byte string keys use ([`bytes`]).
 
 pub mod bytes;
 pub mod dict;
 pub mod evict;
+pub mod expires;
 pub mod hash;
 pub mod hll;
 pub mod keyspace;

@@ -15,11 +15,28 @@ pub struct Entry {
     pub value: Value,
     /// LRU clock or LFU stamp, per `maxmemory-policy` (see [`access`]).
     pub access: u32,
+    /// Where the key's deadline is in its database's [`Expires`] list, or
+    /// [`NO_TTL`]. It fills what would be padding, so a TTL costs the list's
+    /// 12 bytes and no second copy of the key (see [`super::expires`]).
+    ///
+    /// [`Expires`]: super::expires::Expires
+    pub(super) ttl_slot: u32,
 }
+
+/// [`Entry::ttl_slot`] of a key without a TTL.
+pub(super) const NO_TTL: u32 = u32::MAX;
 
 impl Entry {
     pub fn new(value: Value) -> Self {
-        Entry { value, access: 0 }
+        Entry::stamped(value, 0)
+    }
+
+    pub(super) fn stamped(value: Value, access: u32) -> Self {
+        Entry {
+            value,
+            access,
+            ttl_slot: NO_TTL,
+        }
     }
 }
 
@@ -253,6 +270,8 @@ mod tests {
         assert_eq!(std::mem::size_of::<StrValue>(), 40);
         assert_eq!(std::mem::size_of::<Value>(), 40);
         assert_eq!(std::mem::size_of::<Hash>(), 32);
+        // The TTL slot sits in what was padding: an entry stays at 48 bytes.
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
         assert_eq!(StrValue::from_bytes(&[b'v'; 38]).heap_size(), 0);
         assert!(StrValue::from_bytes(&[b'v'; 39]).heap_size() > 0);
     }

@@ -80,7 +80,7 @@ impl Db<'_, '_> {
         let shard = self.locked.shard(hash);
         let part = &shard.dbs[db];
         let expired_at_watch = part.keys.get(hash, key).is_some()
-            && part.expires.get(hash, key).is_some_and(|&t| t <= now);
+            && part.deadline(hash, key).is_some_and(|t| t <= now);
         let watchers = shard.watched.0.entry((db, Bytes24::new(key))).or_default();
         if watchers.iter().any(|w| w.client.id == client.id) {
             return false;
@@ -117,7 +117,7 @@ impl Db<'_, '_> {
         let shard = self.locked.shard(hash);
         let part = &shard.dbs[db];
         let expired_now = part.keys.get(hash, key).is_some()
-            && part.expires.get(hash, key).is_some_and(|&t| t <= now);
+            && part.deadline(hash, key).is_some_and(|t| t <= now);
         expired_now
             && shard
                 .watched

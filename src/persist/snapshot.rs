@@ -117,7 +117,7 @@ impl Cow {
                 let Some(entry) = part.keys.get(hash, key) else {
                     continue;
                 };
-                let expire = part.expires.get(hash, key).copied();
+                let expire = part.expires.of(entry);
                 if expire.is_some_and(|when| when <= params.now_ms) {
                     continue;
                 }
@@ -256,11 +256,7 @@ fn walk_shard<'s>(
             expires: part.expires.len(),
         });
         for (key, entry) in part.keys.iter() {
-            let expire = if part.expires.is_empty() {
-                None
-            } else {
-                part.expires.get(hash_key(key), key).copied()
-            };
+            let expire = part.expires.of(entry);
             if expire.is_some_and(|when| when <= params.now_ms) {
                 continue;
             }
