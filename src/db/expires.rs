@@ -14,11 +14,11 @@
 //!
 //! Both sides point at each other, so both must be fixed up when either
 //! moves: removing a record swaps the last one into its place (its entry's
-//! `ttl_slot` is repointed), and removing a key swaps the table's last
-//! entry into its place (that entry's record is repointed, see
-//! [`Dict::remove_tracked`](super::dict::Dict::remove_tracked)). Every change to a key or its TTL therefore goes
-//! through the [`DbShard`] methods here; `keys` is read directly but must not
-//! be changed directly.
+//! `ttl_slot` is repointed), and removing a key swaps the table's last entry
+//! into its place (that entry's record is repointed, see
+//! [`Dict::remove_tracked`](super::dict::Dict::remove_tracked)). Every
+//! change to a key or its TTL therefore goes through the [`DbShard`] methods
+//! here; `keys` is read directly but must not be changed directly.
 
 use super::bytes::Bytes24;
 use super::dict::Entries;

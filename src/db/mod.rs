@@ -1,6 +1,6 @@
-//! Storage: the sharded keyspace ([`keyspace`]), its hash table ([`dict`]) and
-//! TTL list ([`expires`]), the
-//! value types ([`value`]) and the compact byte string keys use ([`bytes`]).
+//! Storage: the sharded keyspace ([`keyspace`]), its hash table ([`dict`])
+//! and TTL list ([`expires`]), the value types ([`value`]) and the compact
+//! byte string keys use ([`bytes`]).
 
 pub mod bytes;
 pub mod dict;
