@@ -6,6 +6,10 @@
 //! one byte buffer; each entry in it stores its ID as varint deltas from the
 //! block's master ID, and when its field names equal the block's master field
 //! names (the common case: every XADD with the same fields) only its values.
+//! A value equal to the previous entry's value at the same place is stored
+//! as a back-reference to where it is written in full (event logs repeat a
+//! few values, `completed`, `active`..., entry after entry), so entries still
+//! read as slices of the block.
 //! Deleting marks an entry's flag byte; a block whose entries are all deleted
 //! goes away. A block closes once it holds `max_entries` entries (deleted
 //! ones included) or `max_bytes` bytes, as Redis's `stream-node-max-*` do, so
@@ -98,6 +102,9 @@ struct Block {
     live: u32,
     /// ID of the last entry written (deleted or not).
     last: StreamId,
+    /// Byte offset of the last entry written, whose values the next entry
+    /// may refer back to.
+    last_at: u32,
     /// Size the block would have as a Redis listpack, minus its live/deleted
     /// counters: blocks close at the same entries as Redis's nodes.
     listpack_bytes: u32,
@@ -154,6 +161,10 @@ fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
     buf.push(n as u8);
 }
 
+fn varint_len(n: u64) -> usize {
+    (64 - (n | 1).leading_zeros()).div_ceil(7) as usize
+}
+
 fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
     let (mut n, mut shift) = (0u64, 0);
     loop {
@@ -167,16 +178,38 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
     }
 }
 
+/// A string in full: header `len << 1`, then its bytes.
 fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
-    put_varint(buf, bytes.len() as u64);
+    put_varint(buf, (bytes.len() as u64) << 1);
     buf.extend_from_slice(bytes);
 }
 
+/// A copy of the string written in full at offset `earlier`: header
+/// `distance << 1 | 1`, counted back from this header.
+fn put_copy(buf: &mut Vec<u8>, earlier: usize) {
+    let distance = (buf.len() - earlier) as u64;
+    put_varint(buf, distance << 1 | 1);
+}
+
+/// The string at `*pos` (in full or a copy) and the offset of its bytes in
+/// full, which a later copy refers to.
+fn get_string<'a>(buf: &'a [u8], pos: &mut usize) -> (&'a [u8], usize) {
+    let header_at = *pos;
+    let header = get_varint(buf, pos);
+    if header & 1 == 0 {
+        let len = (header >> 1) as usize;
+        let bytes = &buf[*pos..*pos + len];
+        *pos += len;
+        return (bytes, header_at);
+    }
+    let mut full = header_at - (header >> 1) as usize;
+    let full_at = full;
+    let len = (get_varint(buf, &mut full) >> 1) as usize;
+    (&buf[full..full + len], full_at)
+}
+
 fn get_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
-    let len = get_varint(buf, pos) as usize;
-    let bytes = &buf[*pos..*pos + len];
-    *pos += len;
-    bytes
+    get_string(buf, pos).0
 }
 
 /// One decoded entry position inside a block.
@@ -200,6 +233,7 @@ impl Block {
             count: 0,
             live: 0,
             last: id,
+            last_at: 0,
             listpack_bytes: (listpack::OVERHEAD + master_bytes) as u32,
         }
     }
@@ -240,8 +274,54 @@ impl Block {
                 .all(|(a, b)| *a == b.as_slice())
     }
 
+    /// Where the last entry's values are stored in full, in order.
+    fn last_values(&self) -> smallvec::SmallVec<[usize; 8]> {
+        let mut out = smallvec::SmallVec::new();
+        if self.count == 0 {
+            return out;
+        }
+        let mut pos = self.last_at as usize;
+        let flags = self.data[pos];
+        pos += 1;
+        get_varint(&self.data, &mut pos);
+        get_varint(&self.data, &mut pos);
+        if flags & SAME_FIELDS != 0 {
+            for _ in 0..self.master_fields.len() {
+                out.push(get_string(&self.data, &mut pos).1);
+            }
+        } else {
+            for _ in 0..get_varint(&self.data, &mut pos) {
+                get_string(&self.data, &mut pos);
+                out.push(get_string(&self.data, &mut pos).1);
+            }
+        }
+        out
+    }
+
+    /// Writes `value`, the `i`th of the entry, as a copy when the last
+    /// entry's `i`th value is the same: event logs repeat a few values
+    /// (`completed`, `active`...) entry after entry, and a copy costs a one-
+    /// or two-byte header. Copies point at a value in full in this block,
+    /// whose bytes never move (deletion only flags entries), so entries still
+    /// read as borrowed slices.
+    fn put_value(&mut self, i: usize, value: &[u8], previous: &[usize]) {
+        if let Some(&full) = previous.get(i) {
+            let mut at = full;
+            let copy_header = varint_len(((self.data.len() - full) as u64) << 1 | 1);
+            // A long way back, a copy's header could outgrow a short value.
+            if get_string(&self.data, &mut at).0 == value
+                && copy_header <= varint_len((value.len() as u64) << 1) + value.len()
+            {
+                return put_copy(&mut self.data, full);
+            }
+        }
+        put_bytes(&mut self.data, value);
+    }
+
     fn append(&mut self, id: StreamId, fields: &[&[u8]]) {
         let same = self.same_fields(fields);
+        let previous = self.last_values();
+        self.last_at = self.data.len() as u32;
         self.data.push(if same { SAME_FIELDS } else { 0 });
         let ms_delta = id.ms - self.master.ms;
         put_varint(&mut self.data, ms_delta);
@@ -254,13 +334,14 @@ impl Block {
             },
         );
         if same {
-            for value in fields.iter().skip(1).step_by(2) {
-                put_bytes(&mut self.data, value);
+            for (i, value) in fields.iter().skip(1).step_by(2).enumerate() {
+                self.put_value(i, value, &previous);
             }
         } else {
             put_varint(&mut self.data, fields.len() as u64 / 2);
-            for part in fields {
-                put_bytes(&mut self.data, part);
+            for (i, pair) in fields.chunks(2).enumerate() {
+                put_bytes(&mut self.data, pair[0]);
+                self.put_value(i, pair[1], &previous);
             }
         }
         self.listpack_bytes += self.redis_entry_bytes(id, fields, same) as u32;
@@ -538,6 +619,11 @@ impl Stream {
             let block = self.blocks.values_mut().next_back().expect("last block");
             block.append(id, fields);
         } else {
+            // The full block takes no more entries: give back its spare room
+            // (up to half of it, as its buffer grew by doubling).
+            if let Some(full) = self.blocks.values_mut().next_back() {
+                full.data.shrink_to_fit();
+            }
             let mut block = Block::new(id, fields);
             block.append(id, fields);
             self.blocks.insert(id, block);
@@ -833,6 +919,69 @@ mod tests {
             rev.iter().map(|e| e.id).collect::<Vec<_>>(),
             [id(300, 0), id(1, 5)]
         );
+    }
+
+    /// Values repeated from the previous entry are stored as copies, and
+    /// every entry still reads back exactly, deleted neighbours or not.
+    #[test]
+    fn repeated_values_are_stored_once_per_block() {
+        let limits = NodeLimits {
+            max_bytes: 0,
+            max_entries: 100,
+        };
+        let (mut repeated, mut distinct) = (Stream::new(limits), Stream::new(limits));
+        for i in 0..100u64 {
+            let n = i.to_string();
+            repeated.append(id(1, i), &[b"event", b"completed", b"jobId", n.as_bytes()]);
+            let v = format!("complet{i:02}");
+            distinct.append(id(1, i), &[b"event", v.as_bytes(), b"jobId", n.as_bytes()]);
+        }
+        let bytes = |s: &Stream| s.blocks.values().map(|b| b.data.len()).sum::<usize>();
+        // "completed" once in full, then a two-byte copy instead of ten bytes.
+        assert!(bytes(&repeated) + 99 * 8 <= bytes(&distinct));
+        repeated.delete(id(1, 0));
+        repeated.delete(id(1, 50));
+        let all = repeated.collect_range(StreamId::MIN, StreamId::MAX, false, 0);
+        assert_eq!(all.len(), 98);
+        for e in &all {
+            let n = e.id.seq.to_string();
+            assert_eq!(
+                e.fields,
+                vec![&b"event"[..], b"completed", b"jobId", n.as_bytes()]
+            );
+        }
+    }
+
+    proptest! {
+        /// Entries with values drawn from a few (so runs repeat and copies
+        /// chain) and field layouts that change between entries read back
+        /// exactly as written.
+        #[test]
+        fn entries_read_back_as_written(
+            entries in proptest::collection::vec(
+                proptest::collection::vec((0..3u8, 0..4u8), 0..4), 1..300),
+            block in 1..20usize,
+        ) {
+            let mut s = Stream::new(NodeLimits { max_bytes: 0, max_entries: block });
+            let values: [&[u8]; 4] = [b"", b"a", b"completed", &[b'x'; 200]];
+            let mut written = Vec::new();
+            for (i, pairs) in entries.iter().enumerate() {
+                let mut fields: Vec<Vec<u8>> = Vec::new();
+                for &(f, v) in pairs {
+                    fields.push(format!("f{f}").into_bytes());
+                    fields.push(values[v as usize].to_vec());
+                }
+                let refs: Vec<&[u8]> = fields.iter().map(|f| f.as_slice()).collect();
+                s.append(id(i as u64 / 3, i as u64 % 3), &refs);
+                written.push(fields);
+            }
+            let all = s.collect_range(StreamId::MIN, StreamId::MAX, false, 0);
+            prop_assert_eq!(all.len(), written.len());
+            for (e, fields) in all.iter().zip(&written) {
+                let want: Vec<&[u8]> = fields.iter().map(|f| f.as_slice()).collect();
+                prop_assert_eq!(&e.fields, &want);
+            }
+        }
     }
 
     #[test]
