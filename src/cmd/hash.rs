@@ -232,8 +232,9 @@ fn hlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn hstrlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let hash = read_hash(&mut ctx.db, args.get(1))?;
-    let len = hash.and_then(|h| h.get_with(args.get(2), <[u8]>::len));
-    let len = len.unwrap_or(0);
+    let len = hash
+        .and_then(|h| h.get_with(args.get(2), <[u8]>::len))
+        .unwrap_or(0);
     ctx.out.int(len as i64);
     Ok(())
 }

@@ -177,7 +177,7 @@ impl Hash {
 
     pub fn contains(&self, field: &[u8]) -> bool {
         match &self.repr {
-            Repr::Packed(p) => p.find(field, None).is_some(),
+            Repr::Packed(p) => p.find(field, None, None).is_some(),
             Repr::Table(t) => t.get(hash_key(field), field).is_some(),
         }
     }
@@ -521,18 +521,27 @@ impl Cursor {
 }
 
 impl Packed {
-    /// Index of the pair of `field`, advancing `value` (when given) through
-    /// the values up to it. Fields are compared without being rebuilt:
+    /// Index of the pair of `field`, advancing the chains given through the
+    /// pairs up to it (or all of them). Fields are compared without being
+    /// rebuilt:
     /// `matched` is how much of `field` the previous field starts with, so a
     /// field sharing more than that cannot be it, and one sharing at most
     /// that is it when its own bytes are the rest of `field`.
-    fn find(&self, field: &[u8], mut value: Option<&mut Chain>) -> Option<usize> {
+    fn find(
+        &self,
+        field: &[u8],
+        mut fields: Option<&mut Chain>,
+        mut values: Option<&mut Chain>,
+    ) -> Option<usize> {
         let buf = &self.buf[..];
         let (mut at, mut matched, mut index) = (0, 0, 0);
         while at < buf.len() {
             let f = read_item(buf, at);
             let v = read_item(buf, f.end);
-            if let Some(chain) = value.as_deref_mut() {
+            if let Some(chain) = fields.as_deref_mut() {
+                chain.advance(buf, f);
+            }
+            if let Some(chain) = values.as_deref_mut() {
                 chain.advance(buf, v);
             }
             if f.prefix <= matched {
@@ -550,7 +559,7 @@ impl Packed {
 
     fn get_with<R>(&self, field: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let mut value = Chain::default();
-        self.find(field, Some(&mut value))
+        self.find(field, None, Some(&mut value))
             .map(|_| f(value.get(&self.buf)))
     }
 
@@ -569,13 +578,14 @@ impl Packed {
 
     /// Replaces the value in place (keeping the field's position) or appends.
     fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        match self.find(field, None) {
+        // The walk that finds no `field` leaves the last pair in `c`.
+        let mut c = Cursor::default();
+        match self.find(field, Some(&mut c.field), Some(&mut c.value)) {
             Some(index) => {
                 self.replace_value(index, value);
                 false
             }
             None => {
-                let c = Cursor::skip(&self.buf, self.pairs);
                 let mut patch = Patch::new();
                 encode(&mut patch, c.field.get(&self.buf), field);
                 encode(&mut patch, c.value.get(&self.buf), value);
@@ -611,7 +621,7 @@ impl Packed {
     /// Removes the pair of `field`, re-coding the next pair against the one
     /// before the removed pair.
     fn remove(&mut self, field: &[u8]) -> bool {
-        let Some(index) = self.find(field, None) else {
+        let Some(index) = self.find(field, None, None) else {
             return false;
         };
         let buf = &self.buf[..];
