@@ -2,8 +2,9 @@
 //!
 //! - `listpack`: every field and value in one byte buffer, pairs in insertion
 //!   order, each item front coded (below). Lookups scan, which is cheap while
-//!   the hash is small; it costs 2 bytes of overhead per pair, often less,
-//!   instead of a table slot and two string headers.
+//!   the hash is small; a pair costs at most 2 header bytes (items under 128
+//!   bytes) instead of a table slot and two string headers, and shared
+//!   prefixes are not stored twice.
 //! - `hashtable`: a [`Dict`] from field to value, once the hash holds more than
 //!   `hash-max-listpack-entries` pairs or any field or value longer than
 //!   `hash-max-listpack-value` bytes. Like Redis, a hash never converts back.
@@ -17,22 +18,26 @@
 //! timestamps). The first pair shares nothing. An item is a header, then the
 //! bytes it does not share (its suffix):
 //!
-//! | header                           | shares        | suffix bytes            |
-//! |----------------------------------|---------------|-------------------------|
-//! | `0sssssss`                       | nothing       | `s` (0..=127)           |
-//! | `10ppppss`                       | `p + 1` (1..=16) | `s` (0..=3)          |
-//! | `110sssss`, varint `n`           | nothing       | `s + 32 n`              |
-//! | `111sssss`, [varint `len`], varint `p` | `p`     | `s`, or `len` if `s` is 31 |
+//! | header                                   | shares           | suffix bytes             |
+//! |------------------------------------------|------------------|--------------------------|
+//! | `0sssssss`                               | nothing          | `s` (0..=127)            |
+//! | `10ppppss`                               | `p + 1` (1..=16) | `s` (0..=3)              |
+//! | `110sssss`, varint `n`                   | nothing          | `s + 32 n`               |
+//! | `111sssss`, [varint `len`], varint `p`   | `p`              | `s`, or `len` if `s` = 31 |
 //!
-//! So `field7` after `field6` takes 2 bytes instead of 7, `value12:7` after
-//! `value12:6` 2 instead of 10. The encoder shares the common prefix only
-//! when that makes the item strictly shorter. An item that shares nothing is
-//! stored as with the plain LEB128 length this replaced: one byte of header
-//! up to 127 bytes, two up to 4095; one byte more only from 4096 to 16383
-//! bytes and from 2^19 to 2^21, far past the default 64-byte limit, which
-//! buys the one-byte shared form its 64 codes (`10......`). Data without
-//! shared prefixes is therefore stored byte for byte as before and decoded
-//! without a copy.
+//! The one-byte shared form is split for what neighbours look like: a stem
+//! of up to 16 bytes and a tail of a few bytes (a counter, an index). So
+//! `field7` after `field6` takes 2 bytes instead of 7, `value12:7` after
+//! `value12:6` 2 instead of 10. Other shares take 2 header bytes while the
+//! suffix is under 31 bytes and the prefix under 128. The encoder shares the
+//! common prefix only when that makes the item strictly shorter.
+//!
+//! An item that shares nothing costs what the plain LEB128 length this
+//! replaced cost: one header byte up to 127 bytes, two up to 4095; one byte
+//! more only from 4096 to 16383 bytes and from 2^19 to 2^21, far past the
+//! default 64-byte limit. That byte is what buys the shared forms their
+//! codes. Data without shared prefixes is therefore stored as before and
+//! decoded without a copy.
 //!
 //! The encoding is canonical: an item's form depends only on it and the
 //! previous item of its chain. An update re-codes the value and the next
