@@ -155,13 +155,13 @@ pub fn write_value(buf: &mut Vec<u8>, key: &[u8], value: &Value) {
             flush(buf, b"SADD", &mut batch);
         }
         Value::Hash(hash) => {
-            for (field, value) in hash.iter() {
+            hash.for_each(|field, value| {
                 batch.push(field.to_vec());
                 batch.push(value.to_vec());
                 if batch.len() == 2 * ITEMS_PER_CMD {
                     flush(buf, b"HSET", &mut batch);
                 }
-            }
+            });
             flush(buf, b"HSET", &mut batch);
         }
         Value::ZSet(zset) => {

@@ -6,7 +6,7 @@
 use super::spec::{CommandSpec, flag::*, key1};
 use super::string::long_double::{LongDouble, Parsed};
 use super::{Args, CmdError, CmdResult, Ctx};
-use crate::db::hash::{Hash, HashLimits};
+use crate::db::hash::{Hash, HashLimits, TableRef};
 use crate::db::{Db, Value};
 use crate::protocol::Reply;
 use crate::protocol::parse::parse_i64;
@@ -198,20 +198,27 @@ fn hdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
 // ---- getters ----
 
 fn hget(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    match read_hash(&mut ctx.db, args.get(1))?.and_then(|h| h.get(args.get(2))) {
-        Some(value) => ctx.out.bulk(value),
-        None => ctx.out.null(),
+    let hash = read_hash(&mut ctx.db, args.get(1))?;
+    let out = &mut *ctx.out;
+    if hash
+        .and_then(|h| h.get_with(args.get(2), |value| out.bulk(value)))
+        .is_none()
+    {
+        out.null();
     }
     Ok(())
 }
 
 fn hmget(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let hash = read_hash(&mut ctx.db, args.get(1))?;
-    ctx.out.array(args.len() - 2);
+    let out = &mut *ctx.out;
+    out.array(args.len() - 2);
     for field in args.iter().skip(2) {
-        match hash.and_then(|h| h.get(field)) {
-            Some(value) => ctx.out.bulk(value),
-            None => ctx.out.null(),
+        if hash
+            .and_then(|h| h.get_with(field, |value| out.bulk(value)))
+            .is_none()
+        {
+            out.null();
         }
     }
     Ok(())
@@ -225,7 +232,9 @@ fn hlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn hstrlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let hash = read_hash(&mut ctx.db, args.get(1))?;
-    let len = hash.and_then(|h| h.get(args.get(2))).map_or(0, <[u8]>::len);
+    let len = hash
+        .and_then(|h| h.get_with(args.get(2), <[u8]>::len))
+        .unwrap_or(0);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -253,13 +262,16 @@ fn reply_all(ctx: &mut Ctx, args: &Args, part: Part) -> CmdResult {
     } else {
         ctx.out.array(len);
     }
-    for (field, value) in hash.into_iter().flat_map(Hash::iter) {
-        if part != Part::Values {
-            ctx.out.bulk(field);
-        }
-        if part != Part::Fields {
-            ctx.out.bulk(value);
-        }
+    let out = &mut *ctx.out;
+    if let Some(hash) = hash {
+        hash.for_each(|field, value| {
+            if part != Part::Values {
+                out.bulk(field);
+            }
+            if part != Part::Fields {
+                out.bulk(value);
+            }
+        });
     }
     Ok(())
 }
@@ -282,10 +294,8 @@ fn hincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let incr = args.int(3)?;
     let (key, field) = (args.get(1), args.get(2));
     let current = match ctx.db.get(key).map(|e| hash_of(&e.value)).transpose()? {
-        Some(hash) => match hash.get(field) {
-            Some(text) => {
-                parse_i64(text).ok_or(CmdError::Msg("ERR hash value is not an integer"))?
-            }
+        Some(hash) => match hash.get_with(field, parse_i64) {
+            Some(n) => n.ok_or(CmdError::Msg("ERR hash value is not an integer"))?,
             None => 0,
         },
         None => 0,
@@ -309,7 +319,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     let (key, field) = (args.get(1), args.get(2));
     let current = match ctx.db.get(key).map(|e| hash_of(&e.value)).transpose()? {
-        Some(hash) => match hash.get(field).map(LongDouble::parse) {
+        Some(hash) => match hash.get_with(field, LongDouble::parse) {
             Some(Some(Parsed::Finite(v))) => v,
             // An infinite stored value parses, then makes the sum infinite.
             Some(Some(Parsed::Infinite)) => return Err(NAN_OR_INFINITY),
@@ -336,9 +346,10 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if args.len() == 2 {
         let hash = read_hash(&mut ctx.db, args.get(1))?;
-        match hash.and_then(|h| h.random(&mut ctx.client.rng)) {
-            Some((field, _)) => ctx.out.bulk(field),
-            None => ctx.out.null(),
+        let out = &mut *ctx.out;
+        let picked = hash.and_then(|h| h.random_with(&mut ctx.client.rng, |f, _| out.bulk(f)));
+        if picked.is_none() {
+            out.null();
         }
         return Ok(());
     }
@@ -361,98 +372,132 @@ fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
-    let rng = &mut ctx.client.rng;
-    if count < 0 {
-        reply_with_repeats(
-            ctx.out,
-            hash,
-            count.unsigned_abs() as usize,
-            with_values,
-            rng,
-        );
-        return Ok(());
-    }
-    let picked = pick_distinct(hash, count as usize, rng);
-    if with_values {
-        pairs_header(ctx.out, picked.len());
-        for (field, value) in picked {
-            reply_pair(ctx.out, field, value);
-        }
-    } else {
-        ctx.out.array(picked.len());
-        for (field, _) in picked {
-            ctx.out.bulk(field);
-        }
-    }
-    Ok(())
-}
-
-/// HRANDFIELD with a negative count: `count` independent picks, written as
-/// they are drawn (a huge count must not allocate up front).
-fn reply_with_repeats(
-    out: &mut Reply,
-    hash: &Hash,
-    count: usize,
-    with_values: bool,
-    rng: &mut impl rand::Rng,
-) {
     use rand::RngExt;
-    if with_values {
-        pairs_header(out, count);
-    } else {
-        out.array(count);
-    }
-    // A packed hash has no random access: index a list of its pairs.
-    let packed: Vec<_> = if hash.is_packed() {
-        hash.iter().collect()
-    } else {
-        Vec::new()
-    };
-    for _ in 0..count {
-        let pair = if packed.is_empty() {
-            hash.random(rng)
+    let rng = &mut ctx.client.rng;
+    let out = &mut *ctx.out;
+    let header = |out: &mut Reply, count: usize| {
+        if with_values {
+            pairs_header(out, count);
         } else {
-            Some(packed[rng.random_range(0..packed.len())])
-        };
-        let Some((field, value)) = pair else { return };
+            out.array(count);
+        }
+    };
+    let emit = |out: &mut Reply, field: &[u8], value: &[u8]| {
         if with_values {
             reply_pair(out, field, value);
         } else {
             out.bulk(field);
         }
+    };
+    if count < 0 {
+        // Independent picks, written as they are drawn (a huge count must not
+        // allocate up front).
+        let count = count.unsigned_abs() as usize;
+        header(out, count);
+        match hash.table() {
+            Some(table) => {
+                for _ in 0..count {
+                    let Some((field, value)) = table.random(rng) else {
+                        return Ok(());
+                    };
+                    emit(out, field, value);
+                }
+            }
+            None => {
+                // A packed hash has no random access: index a copy of its pairs.
+                // (A stored hash is never empty.)
+                let pairs = FlatPairs::of(hash);
+                for _ in 0..count {
+                    let (field, value) = pairs.get(rng.random_range(0..pairs.len()));
+                    emit(out, field, value);
+                }
+            }
+        }
+        return Ok(());
+    }
+    let wanted = count as usize;
+    match hash.table() {
+        Some(table) => {
+            let picked = pick_distinct(table, hash.len(), wanted, rng);
+            header(out, picked.len());
+            for (field, value) in picked {
+                emit(out, field, value);
+            }
+        }
+        None => {
+            // Selection sampling: each pair is kept with probability
+            // still-needed / still-left, which keeps the hash's order, as
+            // Redis's listpack sampling does.
+            let mut needed = wanted.min(hash.len());
+            let mut left = hash.len();
+            header(out, needed);
+            hash.for_each(|field, value| {
+                let keep = needed >= left || rng.random_range(0..left) < needed;
+                left -= 1;
+                if keep {
+                    needed -= 1;
+                    emit(out, field, value);
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Copies of a packed hash's pairs in one buffer: random access for
+/// HRANDFIELD, a reply buffer for HSCAN, without an allocation per pair.
+#[derive(Default)]
+struct FlatPairs {
+    bytes: Vec<u8>,
+    /// End of each field and of its value in `bytes`.
+    ends: Vec<(usize, usize)>,
+}
+
+impl FlatPairs {
+    fn of(hash: &Hash) -> Self {
+        let mut pairs = FlatPairs {
+            bytes: Vec::new(),
+            ends: Vec::with_capacity(hash.len()),
+        };
+        hash.for_each(|field, value| pairs.push(field, value));
+        pairs
+    }
+
+    fn push(&mut self, field: &[u8], value: &[u8]) {
+        self.bytes.extend_from_slice(field);
+        let field_end = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.ends.push((field_end, self.bytes.len()));
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> (&[u8], &[u8]) {
+        let start = i.checked_sub(1).map_or(0, |prev| self.ends[prev].1);
+        let (field_end, value_end) = self.ends[i];
+        (
+            &self.bytes[start..field_end],
+            &self.bytes[field_end..value_end],
+        )
     }
 }
 
-/// Up to `wanted` distinct pairs. Picks from a packed hash keep its order,
-/// as Redis's listpack sampling does.
+/// Up to `wanted` distinct pairs of a table of `size` pairs.
 fn pick_distinct<'h>(
-    hash: &'h Hash,
+    table: TableRef<'h>,
+    size: usize,
     wanted: usize,
     rng: &mut impl rand::Rng,
 ) -> Vec<(&'h [u8], &'h [u8])> {
     use rand::RngExt;
-    let size = hash.len();
     if wanted >= size {
-        return hash.iter().collect();
-    }
-    if hash.is_packed() {
-        // Selection sampling: each pair is kept with probability
-        // still-needed / still-left, which keeps the hash's order.
-        let mut needed = wanted;
-        let mut left = size;
-        return hash
-            .iter()
-            .filter(|_| {
-                let keep = rng.random_range(0..left) < needed;
-                left -= 1;
-                needed -= keep as usize;
-                keep
-            })
-            .collect();
+        return table.iter().collect();
     }
     if wanted * 3 > size {
         // Most of the hash: shuffle a copy and keep a prefix.
-        let mut all: Vec<_> = hash.iter().collect();
+        let mut all: Vec<_> = table.iter().collect();
         for i in 0..wanted {
             let j = rng.random_range(i..size);
             all.swap(i, j);
@@ -463,7 +508,7 @@ fn pick_distinct<'h>(
     let mut seen = std::collections::HashSet::with_capacity(wanted);
     let mut picked = Vec::with_capacity(wanted);
     while picked.len() < wanted {
-        if let Some(pair) = hash.random(rng) {
+        if let Some(pair) = table.random(rng) {
             if seen.insert(pair.0) {
                 picked.push(pair);
             }
@@ -517,16 +562,17 @@ fn hscan(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Ok(());
     };
     let opts = parse_scan_options(args, 3)?;
-    let mut found = Vec::new();
+    let mut found = FlatPairs::default();
     let next = hash.scan(cursor, opts.count, |field, value| {
         if opts.pattern.is_none_or(|p| glob_match(p, field, false)) {
-            found.push((field.to_vec(), value.to_vec()));
+            found.push(field, value);
         }
     });
     ctx.out.array(2);
     ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
     ctx.out.array(found.len() * 2);
-    for (field, value) in &found {
+    for i in 0..found.len() {
+        let (field, value) = found.get(i);
         ctx.out.bulk(field);
         ctx.out.bulk(value);
     }

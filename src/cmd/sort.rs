@@ -173,7 +173,7 @@ fn lookup_pattern(db: &mut Db, pattern: &[u8], element: &[u8]) -> Option<Vec<u8>
 
 /// `BY`/`GET` patterns with `->field`: the field of a hash, if present.
 fn hash_field(hash: &crate::db::hash::Hash, field: &[u8]) -> Option<Vec<u8>> {
-    hash.get(field).map(<[u8]>::to_vec)
+    hash.get_with(field, <[u8]>::to_vec)
 }
 
 /// How the sorted value orders its elements when no sorting is asked for.

@@ -320,6 +320,86 @@ fn hrandfield_shapes() {
     );
 }
 
+/// Reads of a packed hash whose fields and values share prefixes with their
+/// predecessors, so most items are rebuilt rather than lent in place.
+#[test]
+fn reads_of_front_coded_pairs() {
+    let mut t = client();
+    let pairs: Vec<(String, String)> = (0..12)
+        .map(|f| (format!("field{f}"), format!("value123:{f}")))
+        .collect();
+    let mut args = vec!["HSET".to_string(), "h".into()];
+    for (k, v) in &pairs {
+        args.extend([k.clone(), v.clone()]);
+    }
+    t.run(&args);
+    assert_eq!(encoding(&mut t, "h"), "listpack");
+    let flat: Vec<&str> = pairs
+        .iter()
+        .flat_map(|(k, v)| [k.as_str(), v.as_str()])
+        .collect();
+    assert_eq!(t.run(&["HGETALL", "h"]), array(&flat));
+    assert_eq!(
+        t.run(&["HMGET", "h", "field11", "field1", "field", "field10"]),
+        format!(
+            "*4\r\n{}{}$-1\r\n{}",
+            bulk("value123:11"),
+            bulk("value123:1"),
+            bulk("value123:10")
+        )
+    );
+    assert_eq!(t.run(&["HSTRLEN", "h", "field10"]), ":11\r\n");
+    let scan = t.run(&["HSCAN", "h", "0", "MATCH", "field1*"]);
+    let want = [
+        "field1",
+        "value123:1",
+        "field10",
+        "value123:10",
+        "field11",
+        "value123:11",
+    ];
+    assert_eq!(scan, format!("*2\r\n{}{}", bulk("0"), array(&want)));
+    // Every pick is a real pair, in hash order for distinct picks.
+    let pair = |field: &str| {
+        let f: usize = field["field".len()..].parse().unwrap();
+        format!("value123:{f}")
+    };
+    for count in ["3", "-30", "12"] {
+        let reply = t.run(&["HRANDFIELD", "h", count, "WITHVALUES"]);
+        let lines: Vec<&str> = reply
+            .split("\r\n")
+            .filter(|l| !l.starts_with(['*', '$']))
+            .collect();
+        let n: i64 = count.parse().unwrap();
+        assert_eq!(lines.len() - 1, 2 * n.unsigned_abs() as usize, "{reply}");
+        let mut last = None;
+        for p in lines[..lines.len() - 1].chunks(2) {
+            assert_eq!(p[1], pair(p[0]), "{reply}");
+            let index: usize = p[0]["field".len()..].parse().unwrap();
+            if n > 0 {
+                assert!(last < Some(index), "{reply}");
+                last = Some(index);
+            }
+        }
+    }
+    // SORT BY and GET read hash fields.
+    t.run(&["RPUSH", "ids", "3", "1", "2"]);
+    t.run(&["HSET", "w_1", "weight", "30", "name", "one"]);
+    t.run(&["HSET", "w_2", "weight", "10", "name", "two"]);
+    t.run(&["HSET", "w_3", "weight", "20", "name", "three"]);
+    assert_eq!(
+        t.run(&["SORT", "ids", "BY", "w_*->weight", "GET", "w_*->name"]),
+        array(&["two", "three", "one"])
+    );
+    // Deleting and updating in the middle keeps the neighbours intact.
+    t.run(&["HDEL", "h", "field5"]);
+    t.run(&["HSET", "h", "field6", "other", "field2", "value123:2x"]);
+    assert_eq!(t.run(&["HGET", "h", "field7"]), bulk("value123:7"));
+    assert_eq!(t.run(&["HGET", "h", "field6"]), bulk("other"));
+    assert_eq!(t.run(&["HGET", "h", "field3"]), bulk("value123:3"));
+    assert_eq!(t.run(&["HGET", "h", "field4"]), bulk("value123:4"));
+}
+
 #[test]
 fn hrandfield_distinct_from_a_table() {
     let mut t = small_limits();

@@ -50,18 +50,18 @@ pub fn put_value(out: &mut Vec<u8>, value: &Value, compress: Lzf) {
         }
         Value::Hash(h) if h.is_packed() => {
             let mut lp = ListpackBuilder::default();
-            for (f, v) in h.iter() {
+            h.for_each(|f, v| {
                 lp.push(f);
                 lp.push(v);
-            }
+            });
             put_string(out, &lp.finish(), compress);
         }
         Value::Hash(h) => {
             put_len(out, h.len() as u64);
-            for (f, v) in h.iter() {
+            h.for_each(|f, v| {
                 put_string(out, f, compress);
                 put_string(out, v, compress);
-            }
+            });
         }
         Value::Set(s) if s.encoding() == "intset" => {
             let mut ints: Vec<i64> = s
