@@ -1165,7 +1165,8 @@ fn zrandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
         match z.filter(|z| !z.is_empty()) {
             Some(z) => {
                 let rank = ctx.client.rng.random_range(0..z.len());
-                z.at_rank(rank, |m, _| ctx.out.bulk(m)).expect("rank in range");
+                z.at_rank(rank, |m, _| ctx.out.bulk(m))
+                    .expect("rank in range");
             }
             None => ctx.out.null(),
         }

@@ -14,10 +14,10 @@
 //! Access is sequential (small aggregates only: Redis's thresholds keep them
 //! at 128 entries by default), which front coding needs anyway: an item's
 //! value depends on every shared item before it. Readers walk with a
-//! [`Cursor`], which rebuilds shared strings in a small inline scratch buffer
-//! (no allocation per item, none at all up to 64 bytes); writers
-//! [`Listpack::splice`] at byte offsets, which re-encodes the one byte string
-//! after the edit against its new predecessor.
+//! [`Cursor`], which rebuilds shared strings in a small inline scratch
+//! buffer and lends them out (no allocation per item, none at all up to 64
+//! bytes); writers [`Listpack::splice`] at byte offsets, which re-encodes the
+//! one byte string after the edit against its new predecessor.
 //!
 //! Header byte:
 //! - `0xxxxxxx`: a byte string of length 0..=127 follows;
@@ -39,7 +39,8 @@
 //! form always is when anything is shared). The one-byte form's range is
 //! symmetric because `d` and `s` are alike in sorted data: a counter's or a
 //! fixed-width ID's changed digits (`d == s`), or a lexical successor (`d`
-//! often 0); 25 free header values give `d <= 4` and `s <= 5`.
+//! often 0); 25 free header values give `d <= 4` and `s <= 5`. Number
+//! encodings are unchanged.
 
 use smallvec::SmallVec;
 
@@ -118,13 +119,16 @@ impl<'a> Cursor<'a> {
 
     /// The next item, or `None` at the end.
     #[inline]
-    pub fn next(&mut self) -> Option<Item<'_>> {
+    pub fn next_item(&mut self) -> Option<Item<'_>> {
         let data = self.data;
         let at = self.at;
         let header = *data.get(at)?;
         let (start, len) = match header {
             0x00..=0x7F => (at + 1, header as usize),
-            0x80..=0xBF => (at + 2, ((header as usize & 0x3F) << 8) | data[at + 1] as usize),
+            0x80..=0xBF => (
+                at + 2,
+                ((header as usize & 0x3F) << 8) | data[at + 1] as usize,
+            ),
             LONG_TAG => {
                 let len_bytes: [u8; 4] = data[at + 1..at + 5].try_into().expect("4 bytes");
                 (at + 5, u32::from_le_bytes(len_bytes) as usize)
@@ -132,7 +136,11 @@ impl<'a> Cursor<'a> {
             SHARED_TAG => {
                 let (drop, pos) = read_leb(data, at + 1);
                 let (suffix, pos) = read_leb(data, pos);
-                return Some(Item::Bytes(self.shared(drop as usize, pos, suffix as usize)));
+                return Some(Item::Bytes(self.shared(
+                    drop as usize,
+                    pos,
+                    suffix as usize,
+                )));
             }
             SHORT..=0xFF => {
                 let v = (header - SHORT) as usize;
@@ -201,12 +209,12 @@ impl Listpack {
     pub fn splice(&mut self, from: usize, to: usize, items: &[Item<'_>]) {
         let mut cursor = self.cursor();
         while cursor.at < from {
-            cursor.next();
+            cursor.next_item();
         }
         assert_eq!(cursor.at, from, "listpack splice inside an item");
         let mut prev = Scratch::from_slice(cursor.last_bytes());
         while cursor.at < to {
-            cursor.next();
+            cursor.next_item();
         }
         assert_eq!(cursor.at, to, "listpack splice inside an item");
         let mut encoded: SmallVec<[u8; 128]> = SmallVec::new();
@@ -224,7 +232,7 @@ impl Listpack {
         let mut end = to;
         loop {
             let start = cursor.at;
-            match cursor.next() {
+            match cursor.next_item() {
                 None => break,
                 Some(Item::Number(_)) => continue,
                 Some(Item::Bytes(next)) => {
@@ -439,7 +447,7 @@ mod tests {
         let mut c = lp.cursor();
         loop {
             offsets.push(c.at());
-            match c.next() {
+            match c.next_item() {
                 None => break,
                 Some(Item::Bytes(b)) => items.push(Owned::Bytes(b.to_vec())),
                 Some(Item::Number(n)) => items.push(Owned::Number(n)),
@@ -620,7 +628,10 @@ mod tests {
             .map(|s| Owned::Bytes(s.as_bytes().to_vec()))
             .collect();
         let (items, offsets) = decode(&lp);
-        let read: Vec<Owned> = items.into_iter().filter(|i| matches!(i, Owned::Bytes(_))).collect();
+        let read: Vec<Owned> = items
+            .into_iter()
+            .filter(|i| matches!(i, Owned::Bytes(_)))
+            .collect();
         assert_eq!(read, strings);
         // Removing the first member stores the next one whole again.
         lp.remove(0, offsets[2]);

@@ -84,8 +84,8 @@ impl PackedCursor<'_> {
     #[inline]
     fn next(&mut self) -> Option<(&[u8], f64, usize)> {
         let start = self.c.at();
-        self.c.next()?;
-        let score = self.c.next().expect("member's score").number();
+        self.c.next_item()?;
+        let score = self.c.next_item().expect("member's score").number();
         Some((self.c.last_bytes(), score, start))
     }
 
@@ -779,7 +779,10 @@ mod tests {
             let want: Vec<_> = want.iter().map(|(m, s)| (m.to_string(), *s)).collect();
             assert_eq!(members(&z), want);
             assert_eq!(z.rank(b"b"), Some(2));
-            assert_eq!(z.at_rank(3, |m, s| (m.to_vec(), s)), Some((b"c".to_vec(), 1.0)));
+            assert_eq!(
+                z.at_rank(3, |m, s| (m.to_vec(), s)),
+                Some((b"c".to_vec(), 1.0))
+            );
             assert_eq!(z.at_rank(4, |m, s| (m.to_vec(), s)), None);
             assert_eq!(z.count_before(|_, s| s < 1.0), 2);
             let mut rev = Vec::new();
@@ -859,7 +862,10 @@ mod tests {
                 m
             }),
         ];
-        let score = prop_oneof![(0i32..6).prop_map(f64::from), (-50i32..50).prop_map(|s| s as f64 * 1.5)];
+        let score = prop_oneof![
+            (0i32..6).prop_map(f64::from),
+            (-50i32..50).prop_map(|s| s as f64 * 1.5)
+        ];
         prop_oneof![
             4 => (member.clone(), score).prop_map(|(m, s)| Op::Add(m, s)),
             2 => member.prop_map(Op::Remove),
