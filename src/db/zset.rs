@@ -147,6 +147,22 @@ impl Packed {
         self.len -= 1;
     }
 
+    /// `member`'s score and byte range, or else the offset where it goes
+    /// with `score`: one walk for both, as a new member is the common case.
+    fn locate(&self, member: &[u8], score: f64) -> Result<(f64, usize, usize), usize> {
+        let mut c = self.cursor();
+        let mut place = None;
+        while let Some((m, s, start)) = c.next() {
+            if m == member {
+                return Ok((s, start, c.at()));
+            }
+            if place.is_none() && !cmp_entry(s, m, score, member).is_lt() {
+                place = Some(start);
+            }
+        }
+        Err(place.unwrap_or(c.at()))
+    }
+
     /// Inserts a member known to be absent at its place in the order.
     fn insert_new(&mut self, member: &[u8], score: f64) {
         let mut c = self.cursor();
@@ -157,6 +173,11 @@ impl Packed {
                 None => break c.at(),
             }
         };
+        self.insert_at(at, member, score);
+    }
+
+    /// Inserts an absent member at byte offset `at`, its place in the order.
+    fn insert_at(&mut self, at: usize, member: &[u8], score: f64) {
         self.lp
             .insert(at, &[Item::Bytes(member), Item::Number(score)]);
         self.len += 1;
@@ -277,17 +298,19 @@ impl ZSet {
             Repr::Pack(p) => {
                 // A listpack stores integral scores as integers: -0 becomes 0.
                 let score = if score == 0.0 { 0.0 } else { score };
-                let old = match p.find(member) {
+                match p.locate(member, score) {
                     // An equal score (0 and -0 included) leaves the entry as it is.
-                    Some((_, old, _, _)) if old == score => return Some(old),
-                    Some((_, old, start, end)) => {
+                    Ok((old, _, _)) if old == score => Some(old),
+                    Ok((old, start, end)) => {
                         p.remove_at(start, end);
+                        p.insert_new(member, score);
                         Some(old)
                     }
-                    None => None,
-                };
-                p.insert_new(member, score);
-                old
+                    Err(at) => {
+                        p.insert_at(at, member, score);
+                        None
+                    }
+                }
             }
             Repr::Tree(t) => t.insert(member, score),
         }
