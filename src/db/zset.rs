@@ -867,6 +867,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn sequential_members_cost_their_changed_digits() {
+        // benches/memory.py's zsets: `member:{m}` scored `m * 1.5`.
+        let limits = Limits::default();
+        let mut z = ZSet::new_for(8, limits);
+        for m in 0..100 {
+            z.insert(format!("member:{m}").as_bytes(), m as f64 * 1.5, limits);
+        }
+        let Repr::Pack(p) = &z.repr else {
+            panic!("packed")
+        };
+        // Whole, "member:0" costs 9 bytes; each later member costs a header
+        // byte plus its changed digits (1-3), each score 1-3 bytes.
+        assert!(p.lp.byte_len() < 100 * 6, "{} bytes", p.lp.byte_len());
+        assert_eq!(z.score(b"member:57"), Some(85.5));
+        assert_eq!(
+            z.at_rank(99, |m, _| m.to_vec()),
+            Some(b"member:99".to_vec())
+        );
+    }
+
     #[derive(Clone, Debug)]
     enum Op {
         Add(Vec<u8>, f64),
