@@ -640,10 +640,9 @@ fn lex_lte_max(m: &[u8], max: &LexBound) -> bool {
 /// on random node levels).
 fn lex_ranks(z: &ZSet, min: &LexBound, max: &LexBound, rev: bool) -> (usize, usize) {
     let len = z.len();
-    let (Some((first, _)), Some((last, _))) = (z.at_rank(0), z.at_rank(len.wrapping_sub(1))) else {
-        return (0, 0);
-    };
-    if !lex_gte_min(last, min) || !lex_lte_max(first, max) {
+    let last_ok = z.at_rank(len.wrapping_sub(1), |last, _| lex_gte_min(last, min));
+    let first_ok = z.at_rank(0, |first, _| lex_lte_max(first, max));
+    if last_ok != Some(true) || first_ok != Some(true) {
         return (0, 0);
     }
     if z.encoding() != "listpack" {
@@ -1166,7 +1165,8 @@ fn zrandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
         match z.filter(|z| !z.is_empty()) {
             Some(z) => {
                 let rank = ctx.client.rng.random_range(0..z.len());
-                ctx.out.bulk(z.at_rank(rank).expect("rank in range").0);
+                z.at_rank(rank, |m, _| ctx.out.bulk(m))
+                    .expect("rank in range");
             }
             None => ctx.out.null(),
         }
@@ -1211,12 +1211,14 @@ fn zrandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
         out.array(n);
     }
     let mut emit = |rank: usize| {
-        let (m, s) = z.at_rank(rank).expect("rank in range");
-        if withscores {
-            pair(out, m, s);
-        } else {
-            out.bulk(m);
-        }
+        z.at_rank(rank, |m, s| {
+            if withscores {
+                pair(out, m, s);
+            } else {
+                out.bulk(m);
+            }
+        })
+        .expect("rank in range");
     };
     if count < 0 {
         (0..n).for_each(|_| emit(rng.random_range(0..len)));

@@ -1,7 +1,10 @@
 //! The sorted set value: members ordered by (score, member bytes).
 //!
-//! Small sets are one sorted vector (Redis's `listpack`): lookups are binary
-//! searches or short scans, and there is a single allocation. Past
+//! Small sets are `member score` pairs in (score, member) order in one
+//! [`Listpack`] (Redis's `listpack`), each member front coded against the one
+//! before it (sorted members share long prefixes): lookups are short forward
+//! scans that rebuild members in a scratch buffer, and there is a single
+//! allocation. Past
 //! `zset-max-listpack-entries` members, or with a member longer than
 //! `zset-max-listpack-value`, the set becomes `skiplist`: a member → score
 //! [`Dict`] for O(1) ZSCORE plus an order-statistic treap ([`OrderTree`]) whose
@@ -13,7 +16,7 @@ use std::cmp::Ordering;
 
 use super::bytes::Bytes24;
 use super::dict::{Dict, hash_key};
-use super::listpack::{Item, Listpack};
+use super::listpack::{Cursor, Item, Listpack};
 
 /// The encoding thresholds, read from the config once per command.
 #[derive(Clone, Copy, Debug)]
@@ -70,51 +73,73 @@ struct Packed {
     len: usize,
 }
 
-/// Walks a [`Packed`] set: `(member, score, byte offset of the pair)`.
-struct PackedIter<'a> {
-    lp: &'a Listpack,
-    at: usize,
+/// Walks a [`Packed`] set. Members are front coded, so each one is rebuilt
+/// in the cursor and lent out until the next step (no allocation per member).
+struct PackedCursor<'a> {
+    c: Cursor<'a>,
 }
 
-impl<'a> Iterator for PackedIter<'a> {
-    type Item = (&'a [u8], f64, usize);
-
+impl PackedCursor<'_> {
+    /// The next `(member, score, byte offset of the pair)`.
     #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.at >= self.lp.byte_len() {
-            return None;
+    fn next(&mut self) -> Option<(&[u8], f64, usize)> {
+        let start = self.c.at();
+        self.c.next_item()?;
+        let score = self.c.next_item().expect("member's score").number();
+        Some((self.c.last_bytes(), score, start))
+    }
+
+    /// Skips `n` pairs.
+    fn skip(&mut self, n: usize) {
+        for _ in 0..n {
+            if self.next().is_none() {
+                break;
+            }
         }
-        let start = self.at;
-        let (member, next) = self.lp.item(start);
-        let (score, next) = self.lp.item(next);
-        self.at = next;
-        Some((member.bytes(), score.number(), start))
+    }
+
+    /// Byte offset of the next pair (the end after the last).
+    fn at(&self) -> usize {
+        self.c.at()
     }
 }
 
 impl Packed {
-    fn iter(&self) -> PackedIter<'_> {
-        PackedIter {
-            lp: &self.lp,
-            at: 0,
+    fn cursor(&self) -> PackedCursor<'_> {
+        PackedCursor {
+            c: self.lp.cursor(),
         }
     }
 
     /// Byte offset of the pair at `rank` (the end for `rank == len`).
     fn offset_of(&self, rank: usize) -> usize {
-        self.iter()
-            .nth(rank)
-            .map_or(self.lp.byte_len(), |(_, _, at)| at)
+        let mut c = self.cursor();
+        c.skip(rank);
+        c.at()
     }
 
     /// Rank, score and byte range of `member`.
     fn find(&self, member: &[u8]) -> Option<(usize, f64, usize, usize)> {
-        let (rank, (_, score, start)) = self
-            .iter()
-            .enumerate()
-            .find(|(_, (m, _, _))| *m == member)?;
-        let end = self.lp.skip(self.lp.skip(start));
-        Some((rank, score, start, end))
+        let mut c = self.cursor();
+        let mut rank = 0;
+        while let Some((m, score, start)) = c.next() {
+            if m == member {
+                return Some((rank, score, start, c.at()));
+            }
+            rank += 1;
+        }
+        None
+    }
+
+    /// Visits pairs in order while `f` returns true.
+    #[inline]
+    fn walk(&self, mut f: impl FnMut(&[u8], f64) -> bool) {
+        let mut c = self.cursor();
+        while let Some((m, s, _)) = c.next() {
+            if !f(m, s) {
+                break;
+            }
+        }
     }
 
     fn remove_at(&mut self, start: usize, end: usize) {
@@ -122,12 +147,37 @@ impl Packed {
         self.len -= 1;
     }
 
+    /// `member`'s score and byte range, or else the offset where it goes
+    /// with `score`: one walk for both, as a new member is the common case.
+    fn locate(&self, member: &[u8], score: f64) -> Result<(f64, usize, usize), usize> {
+        let mut c = self.cursor();
+        let mut place = None;
+        while let Some((m, s, start)) = c.next() {
+            if m == member {
+                return Ok((s, start, c.at()));
+            }
+            if place.is_none() && !cmp_entry(s, m, score, member).is_lt() {
+                place = Some(start);
+            }
+        }
+        Err(place.unwrap_or(c.at()))
+    }
+
     /// Inserts a member known to be absent at its place in the order.
     fn insert_new(&mut self, member: &[u8], score: f64) {
-        let at = self
-            .iter()
-            .find(|&(m, s, _)| !cmp_entry(s, m, score, member).is_lt())
-            .map_or(self.lp.byte_len(), |(_, _, at)| at);
+        let mut c = self.cursor();
+        let at = loop {
+            match c.next() {
+                Some((m, s, at)) if !cmp_entry(s, m, score, member).is_lt() => break at,
+                Some(_) => {}
+                None => break c.at(),
+            }
+        };
+        self.insert_at(at, member, score);
+    }
+
+    /// Inserts an absent member at byte offset `at`, its place in the order.
+    fn insert_at(&mut self, at: usize, member: &[u8], score: f64) {
         self.lp
             .insert(at, &[Item::Bytes(member), Item::Number(score)]);
         self.len += 1;
@@ -179,9 +229,12 @@ impl ZSet {
                     .map(|(m, s)| (m, zero_to_positive(s)))
                     .collect();
                 sorted.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
-                for (m, s) in &sorted {
-                    p.lp.push(&[Item::Bytes(m), Item::Number(*s)]);
-                }
+                // One push: each member is encoded against the one before.
+                let items: Vec<Item> = sorted
+                    .iter()
+                    .flat_map(|(m, s)| [Item::Bytes(m), Item::Number(*s)])
+                    .collect();
+                p.lp.push(&items);
                 p.len = sorted.len();
             }
             Repr::Tree(t) => {
@@ -245,17 +298,19 @@ impl ZSet {
             Repr::Pack(p) => {
                 // A listpack stores integral scores as integers: -0 becomes 0.
                 let score = if score == 0.0 { 0.0 } else { score };
-                let old = match p.find(member) {
+                match p.locate(member, score) {
                     // An equal score (0 and -0 included) leaves the entry as it is.
-                    Some((_, old, _, _)) if old == score => return Some(old),
-                    Some((_, old, start, end)) => {
+                    Ok((old, _, _)) if old == score => Some(old),
+                    Ok((old, start, end)) => {
                         p.remove_at(start, end);
+                        p.insert_new(member, score);
                         Some(old)
                     }
-                    None => None,
-                };
-                p.insert_new(member, score);
-                old
+                    Err(at) => {
+                        p.insert_at(at, member, score);
+                        None
+                    }
+                }
             }
             Repr::Tree(t) => t.insert(member, score),
         }
@@ -276,9 +331,10 @@ impl ZSet {
     fn convert_to_tree(&mut self) {
         if let Repr::Pack(p) = &mut self.repr {
             let mut tree = Indexed::new();
-            for (m, s, _) in p.iter() {
+            p.walk(|m, s| {
                 tree.insert(m, s);
-            }
+                true
+            });
             self.repr = Repr::Tree(Box::new(tree));
         }
     }
@@ -297,11 +353,16 @@ impl ZSet {
         }
     }
 
-    /// The member at ascending rank `rank` and its score.
-    pub fn at_rank(&self, rank: usize) -> Option<(&[u8], f64)> {
+    /// Calls `f` with the member at ascending rank `rank` and its score
+    /// (lent: packed members are rebuilt from their front coding).
+    pub fn at_rank<R>(&self, rank: usize, f: impl FnOnce(&[u8], f64) -> R) -> Option<R> {
         match &self.repr {
-            Repr::Pack(p) => p.iter().nth(rank).map(|(m, s, _)| (m, s)),
-            Repr::Tree(t) => t.order.at_rank(rank),
+            Repr::Pack(p) => {
+                let mut c = p.cursor();
+                c.skip(rank);
+                c.next().map(|(m, s, _)| f(m, s))
+            }
+            Repr::Tree(t) => t.order.at_rank(rank).map(|(m, s)| f(m, s)),
         }
     }
 
@@ -309,7 +370,15 @@ impl ZSet {
     /// must hold for a prefix of the order (a range bound).
     pub fn count_before(&self, before: impl Fn(&[u8], f64) -> bool) -> usize {
         match &self.repr {
-            Repr::Pack(p) => p.iter().take_while(|&(m, s, _)| before(m, s)).count(),
+            Repr::Pack(p) => {
+                let mut count = 0;
+                p.walk(|m, s| {
+                    let more = before(m, s);
+                    count += more as usize;
+                    more
+                });
+                count
+            }
             Repr::Tree(t) => t.order.count_before(before),
         }
     }
@@ -322,12 +391,27 @@ impl ZSet {
         }
         match &self.repr {
             Repr::Pack(p) => {
-                let run = p.iter().skip(lo).take(hi - lo);
+                let mut c = p.cursor();
+                c.skip(lo);
                 if rev {
-                    let run: Vec<(&[u8], f64, usize)> = run.collect();
-                    run.iter().rev().for_each(|&(m, s, _)| f(m, s));
+                    // Members are only readable forwards: rebuild the run
+                    // into one buffer (two allocations per call, not per
+                    // member), then visit it backwards.
+                    let (mut bytes, mut ends) = (Vec::new(), Vec::with_capacity(hi - lo));
+                    for _ in lo..hi {
+                        let (m, s, _) = c.next().expect("rank below len");
+                        bytes.extend_from_slice(m);
+                        ends.push((bytes.len(), s));
+                    }
+                    for i in (0..ends.len()).rev() {
+                        let start = if i == 0 { 0 } else { ends[i - 1].0 };
+                        f(&bytes[start..ends[i].0], ends[i].1);
+                    }
                 } else {
-                    run.for_each(|(m, s, _)| f(m, s));
+                    for _ in lo..hi {
+                        let (m, s, _) = c.next().expect("rank below len");
+                        f(m, s);
+                    }
                 }
             }
             Repr::Tree(t) => t.order.visit(t.order.root, lo, hi, rev, &mut f),
@@ -363,7 +447,10 @@ impl ZSet {
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], f64)) -> u64 {
         match &self.repr {
             Repr::Pack(p) => {
-                p.iter().for_each(|(m, s, _)| f(m, s));
+                p.walk(|m, s| {
+                    f(m, s);
+                    true
+                });
                 0
             }
             Repr::Tree(t) => t.scores.scan(cursor, |m, s| f(m, *s)),
@@ -687,6 +774,7 @@ impl OrderTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn members(z: &ZSet) -> Vec<(String, f64)> {
         z.entries()
@@ -714,7 +802,11 @@ mod tests {
             let want: Vec<_> = want.iter().map(|(m, s)| (m.to_string(), *s)).collect();
             assert_eq!(members(&z), want);
             assert_eq!(z.rank(b"b"), Some(2));
-            assert_eq!(z.at_rank(3), Some((&b"c"[..], 1.0)));
+            assert_eq!(
+                z.at_rank(3, |m, s| (m.to_vec(), s)),
+                Some((b"c".to_vec(), 1.0))
+            );
+            assert_eq!(z.at_rank(4, |m, s| (m.to_vec(), s)), None);
             assert_eq!(z.count_before(|_, s| s < 1.0), 2);
             let mut rev = Vec::new();
             z.visit_ranks(1, 3, true, |m, _| rev.push(m.to_vec()));
@@ -772,6 +864,101 @@ mod tests {
         assert_eq!(members(&z), flat);
         for (rank, (m, _)) in flat.iter().enumerate() {
             assert_eq!(z.rank(m.as_bytes()), Some(rank));
+        }
+    }
+
+    #[test]
+    fn sequential_members_cost_their_changed_digits() {
+        // benches/memory.py's zsets: `member:{m}` scored `m * 1.5`.
+        let limits = Limits::default();
+        let mut z = ZSet::new_for(8, limits);
+        for m in 0..100 {
+            z.insert(format!("member:{m}").as_bytes(), m as f64 * 1.5, limits);
+        }
+        let Repr::Pack(p) = &z.repr else {
+            panic!("packed")
+        };
+        // Whole, "member:0" costs 9 bytes; each later member costs a header
+        // byte plus its changed digits (1-3), each score 1-3 bytes.
+        assert!(p.lp.byte_len() < 100 * 6, "{} bytes", p.lp.byte_len());
+        assert_eq!(z.score(b"member:57"), Some(85.5));
+        assert_eq!(
+            z.at_rank(99, |m, _| m.to_vec()),
+            Some(b"member:99".to_vec())
+        );
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Add(Vec<u8>, f64),
+        Remove(Vec<u8>),
+        RemoveRanks(usize, usize),
+    }
+
+    fn op_strategy() -> impl Strategy<Value = Op> {
+        // Members that mostly share prefixes, plus empty and long ones.
+        let member = prop_oneof![
+            4 => (0u32..300).prop_map(|m| format!("member:{m}").into_bytes()),
+            1 => proptest::collection::vec(b'a'..b'd', 0..6),
+            1 => (0usize..3, proptest::collection::vec(any::<u8>(), 0..4)).prop_map(|(n, t)| {
+                let mut m = vec![b'x'; [130, 16390, 0][n]];
+                m.extend(t);
+                m
+            }),
+        ];
+        let score = prop_oneof![
+            (0i32..6).prop_map(f64::from),
+            (-50i32..50).prop_map(|s| s as f64 * 1.5)
+        ];
+        prop_oneof![
+            4 => (member.clone(), score).prop_map(|(m, s)| Op::Add(m, s)),
+            2 => member.prop_map(Op::Remove),
+            1 => (0usize..40, 0usize..4).prop_map(|(lo, n)| Op::RemoveRanks(lo, lo + n)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The packed encoding (front coded members) against a sorted model.
+        #[test]
+        fn packed_set_matches_a_model(ops in proptest::collection::vec(op_strategy(), 1..80)) {
+            let limits = Limits { max_entries: 1000, max_value: 1 << 20 };
+            let mut z = ZSet::new_for(0, limits);
+            let mut model: Vec<(Vec<u8>, f64)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Add(m, s) => {
+                        let old = model.iter().position(|(x, _)| *x == m).map(|i| model.remove(i).1);
+                        prop_assert_eq!(z.insert(&m, s, limits), old);
+                        model.push((m, s));
+                        model.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
+                    }
+                    Op::Remove(m) => {
+                        let old = model.iter().position(|(x, _)| *x == m).map(|i| model.remove(i).1);
+                        prop_assert_eq!(z.remove(&m), old);
+                    }
+                    Op::RemoveRanks(lo, hi) => {
+                        let gone = hi.min(model.len()).saturating_sub(lo);
+                        prop_assert_eq!(z.remove_ranks(lo, hi), gone);
+                        if gone > 0 {
+                            model.drain(lo..lo + gone);
+                        }
+                    }
+                }
+                prop_assert_eq!(z.encoding(), "listpack");
+                prop_assert_eq!(z.len(), model.len());
+                prop_assert_eq!(&z.entries(), &model);
+                let mut rev = Vec::new();
+                z.visit_ranks(1, model.len(), true, |m, s| rev.push((m.to_vec(), s)));
+                let want: Vec<_> = model.iter().skip(1).rev().cloned().collect();
+                prop_assert_eq!(rev, want);
+                for (rank, (m, s)) in model.iter().enumerate() {
+                    prop_assert_eq!(z.rank(m), Some(rank));
+                    prop_assert_eq!(z.score(m), Some(*s));
+                    prop_assert_eq!(z.at_rank(rank, |m, s| (m.to_vec(), s)), Some((m.clone(), *s)));
+                    prop_assert_eq!(z.count_before(|x, t| cmp_entry(t, x, *s, m).is_lt()), rank);
+                }
+            }
         }
     }
 
