@@ -56,6 +56,8 @@
 
 use smallvec::SmallVec;
 
+use crate::util::varint;
+
 use super::bytes::Bytes24;
 use super::dict::{Dict, hash_key};
 
@@ -328,45 +330,18 @@ const ESCAPE: usize = 31;
 /// Longest header: one byte and two varints.
 const MAX_HEADER: usize = 1 + 2 * 10;
 
-fn varint_len(n: usize) -> usize {
-    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
-}
-
-fn read_varint(buf: &[u8], at: &mut usize) -> usize {
-    let (mut n, mut shift) = (0usize, 0);
-    loop {
-        let b = buf[*at];
-        *at += 1;
-        n |= ((b & 0x7f) as usize) << shift;
-        if b & 0x80 == 0 {
-            return n;
-        }
-        shift += 7;
-    }
-}
-
-fn put_varint(out: &mut [u8; MAX_HEADER], mut at: usize, mut n: usize) -> usize {
-    while n >= 0x80 {
-        out[at] = (n as u8 & 0x7f) | 0x80;
-        n >>= 7;
-        at += 1;
-    }
-    out[at] = n as u8;
-    at + 1
-}
-
 /// Bytes of the header of an item sharing `prefix` bytes, with `suffix` own bytes.
 fn header_len(prefix: usize, suffix: usize) -> usize {
     match prefix {
         0 if suffix <= SHORT => 1,
-        0 => 1 + varint_len(suffix >> 5),
+        0 => 1 + varint::len((suffix >> 5) as u64),
         1..=COMPACT_PREFIX if suffix <= COMPACT_SUFFIX => 1,
         _ => {
             1 + if suffix >= ESCAPE {
-                varint_len(suffix)
+                varint::len(suffix as u64)
             } else {
                 0
-            } + varint_len(prefix)
+            } + varint::len(prefix as u64)
         }
     }
 }
@@ -380,7 +355,7 @@ fn header(prefix: usize, suffix: usize) -> ([u8; MAX_HEADER], usize) {
         }
         0 => {
             out[0] = 0xc0 | (suffix & 0x1f) as u8;
-            put_varint(&mut out, 1, suffix >> 5)
+            1 + varint::write(&mut out[1..], (suffix >> 5) as u64)
         }
         1..=COMPACT_PREFIX if suffix <= COMPACT_SUFFIX => {
             out[0] = 0x80 | ((prefix - 1) << 2) as u8 | suffix as u8;
@@ -389,11 +364,11 @@ fn header(prefix: usize, suffix: usize) -> ([u8; MAX_HEADER], usize) {
         _ => {
             out[0] = 0xe0 | suffix.min(ESCAPE) as u8;
             let at = if suffix >= ESCAPE {
-                put_varint(&mut out, 1, suffix)
+                1 + varint::write(&mut out[1..], suffix as u64)
             } else {
                 1
             };
-            put_varint(&mut out, at, prefix)
+            at + varint::write(&mut out[at..], prefix as u64)
         }
     };
     (out, len)
@@ -405,13 +380,13 @@ fn read_item(buf: &[u8], at: usize) -> Item {
     let (prefix, len) = match head {
         0x00..=0x7f => (0, head),
         0x80..=0xbf => (((head >> 2) & 0xf) + 1, head & 3),
-        0xc0..=0xdf => (0, head & 0x1f | read_varint(buf, &mut at) << 5),
+        0xc0..=0xdf => (0, head & 0x1f | (varint::read(buf, &mut at) as usize) << 5),
         _ => {
             let len = match head & 0x1f {
-                ESCAPE => read_varint(buf, &mut at),
+                ESCAPE => varint::read(buf, &mut at) as usize,
                 len => len,
             };
-            (read_varint(buf, &mut at), len)
+            (varint::read(buf, &mut at) as usize, len)
         }
     };
     Item {
@@ -721,7 +696,7 @@ mod tests {
 
     #[test]
     fn unshared_items_cost_what_a_leb128_length_did() {
-        let leb128 = |len: usize| varint_len(len);
+        let leb128 = |len: usize| varint::len(len as u64);
         for len in [0, 1, 127, 128, 4095, 16384, (1 << 19) - 1] {
             assert_eq!(header_len(0, len), leb128(len), "{len}");
         }

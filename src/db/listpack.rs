@@ -44,6 +44,8 @@
 
 use smallvec::SmallVec;
 
+use crate::util::varint;
+
 /// One item.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Item<'a> {
@@ -134,8 +136,9 @@ impl<'a> Cursor<'a> {
                 (at + 5, u32::from_le_bytes(len_bytes) as usize)
             }
             SHARED_TAG => {
-                let (drop, pos) = read_leb(data, at + 1);
-                let (suffix, pos) = read_leb(data, pos);
+                let mut pos = at + 1;
+                let drop = varint::read(data, &mut pos);
+                let suffix = varint::read(data, &mut pos);
                 return Some(Item::Bytes(self.shared(
                     drop as usize,
                     pos,
@@ -320,40 +323,14 @@ fn decimal(n: f64) -> Option<(u8, i64)> {
     })
 }
 
-fn write_leb(out: &mut SmallVec<[u8; 128]>, mut raw: u64) {
-    while raw >= 0x80 {
-        out.push((raw as u8) | 0x80);
-        raw >>= 7;
-    }
-    out.push(raw as u8);
-}
-
-fn leb_len(raw: usize) -> usize {
-    (usize::BITS - (raw | 1).leading_zeros()).div_ceil(7) as usize
-}
-
-/// The LEB128 integer at `at`, and the offset past it.
-#[inline]
-fn read_leb(data: &[u8], at: usize) -> (u64, usize) {
-    let (mut raw, mut shift, mut pos) = (0u64, 0, at);
-    loop {
-        let byte = data[pos];
-        pos += 1;
-        raw |= ((byte & 0x7F) as u64) << shift;
-        if byte & 0x80 == 0 {
-            return (raw, pos);
-        }
-        shift += 7;
-    }
-}
-
 fn write_zigzag(out: &mut SmallVec<[u8; 128]>, value: i64) {
-    write_leb(out, ((value << 1) ^ (value >> 63)) as u64);
+    varint::put(out, ((value << 1) ^ (value >> 63)) as u64);
 }
 
 #[inline]
 fn read_zigzag(data: &[u8], at: usize) -> (i64, usize) {
-    let (raw, pos) = read_leb(data, at);
+    let mut pos = at;
+    let raw = varint::read(data, &mut pos);
     (((raw >> 1) as i64) ^ -((raw & 1) as i64), pos)
 }
 
@@ -377,11 +354,11 @@ fn encode_bytes(out: &mut SmallVec<[u8; 128]>, prev: &[u8], b: &[u8]) {
             out.extend_from_slice(suffix);
             return;
         }
-        let shared = 1 + leb_len(drop) + leb_len(suffix.len()) + suffix.len();
+        let shared = 1 + varint::len(drop as u64) + varint::len(suffix.len() as u64) + suffix.len();
         if shared < plain_header(b.len()) + b.len() {
             out.push(SHARED_TAG);
-            write_leb(out, drop as u64);
-            write_leb(out, suffix.len() as u64);
+            varint::put(out, drop as u64);
+            varint::put(out, suffix.len() as u64);
             out.extend_from_slice(suffix);
             return;
         }

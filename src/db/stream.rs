@@ -18,6 +18,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::util::varint;
+
 /// An entry ID: milliseconds and a sequence number.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub struct StreamId {
@@ -153,34 +155,9 @@ mod listpack {
     }
 }
 
-fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        buf.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    buf.push(n as u8);
-}
-
-fn varint_len(n: u64) -> usize {
-    (64 - (n | 1).leading_zeros()).div_ceil(7) as usize
-}
-
-fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
-    let (mut n, mut shift) = (0u64, 0);
-    loop {
-        let b = buf[*pos];
-        *pos += 1;
-        n |= ((b & 0x7f) as u64) << shift;
-        if b < 0x80 {
-            return n;
-        }
-        shift += 7;
-    }
-}
-
 /// A string in full: header `len << 1`, then its bytes.
 fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
-    put_varint(buf, (bytes.len() as u64) << 1);
+    varint::put(buf, (bytes.len() as u64) << 1);
     buf.extend_from_slice(bytes);
 }
 
@@ -188,14 +165,14 @@ fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
 /// `distance << 1 | 1`, counted back from this header.
 fn put_copy(buf: &mut Vec<u8>, earlier: usize) {
     let distance = (buf.len() - earlier) as u64;
-    put_varint(buf, distance << 1 | 1);
+    varint::put(buf, distance << 1 | 1);
 }
 
 /// The string at `*pos` (in full or a copy) and the offset of its bytes in
 /// full, which a later copy refers to.
 fn get_string<'a>(buf: &'a [u8], pos: &mut usize) -> (&'a [u8], usize) {
     let header_at = *pos;
-    let header = get_varint(buf, pos);
+    let header = varint::read(buf, pos);
     if header & 1 == 0 {
         let len = (header >> 1) as usize;
         let bytes = &buf[*pos..*pos + len];
@@ -204,7 +181,7 @@ fn get_string<'a>(buf: &'a [u8], pos: &mut usize) -> (&'a [u8], usize) {
     }
     let mut full = header_at - (header >> 1) as usize;
     let full_at = full;
-    let len = (get_varint(buf, &mut full) >> 1) as usize;
+    let len = (varint::read(buf, &mut full) >> 1) as usize;
     (&buf[full..full + len], full_at)
 }
 
@@ -283,14 +260,14 @@ impl Block {
         let mut pos = self.last_at as usize;
         let flags = self.data[pos];
         pos += 1;
-        get_varint(&self.data, &mut pos);
-        get_varint(&self.data, &mut pos);
+        varint::read(&self.data, &mut pos);
+        varint::read(&self.data, &mut pos);
         if flags & SAME_FIELDS != 0 {
             for _ in 0..self.master_fields.len() {
                 out.push(get_string(&self.data, &mut pos).1);
             }
         } else {
-            for _ in 0..get_varint(&self.data, &mut pos) {
+            for _ in 0..varint::read(&self.data, &mut pos) {
                 get_string(&self.data, &mut pos);
                 out.push(get_string(&self.data, &mut pos).1);
             }
@@ -307,10 +284,10 @@ impl Block {
     fn put_value(&mut self, i: usize, value: &[u8], previous: &[usize]) {
         if let Some(&full) = previous.get(i) {
             let mut at = full;
-            let copy_header = varint_len(((self.data.len() - full) as u64) << 1 | 1);
+            let copy_header = varint::len(((self.data.len() - full) as u64) << 1 | 1);
             // A long way back, a copy's header could outgrow a short value.
             if get_string(&self.data, &mut at).0 == value
-                && copy_header <= varint_len((value.len() as u64) << 1) + value.len()
+                && copy_header <= varint::len((value.len() as u64) << 1) + value.len()
             {
                 return put_copy(&mut self.data, full);
             }
@@ -324,8 +301,8 @@ impl Block {
         self.last_at = self.data.len() as u32;
         self.data.push(if same { SAME_FIELDS } else { 0 });
         let ms_delta = id.ms - self.master.ms;
-        put_varint(&mut self.data, ms_delta);
-        put_varint(
+        varint::put(&mut self.data, ms_delta);
+        varint::put(
             &mut self.data,
             if ms_delta == 0 {
                 id.seq - self.master.seq
@@ -338,7 +315,7 @@ impl Block {
                 self.put_value(i, value, &previous);
             }
         } else {
-            put_varint(&mut self.data, fields.len() as u64 / 2);
+            varint::put(&mut self.data, fields.len() as u64 / 2);
             for (i, pair) in fields.chunks(2).enumerate() {
                 put_bytes(&mut self.data, pair[0]);
                 self.put_value(i, pair[1], &previous);
@@ -354,8 +331,8 @@ impl Block {
         let flag_at = *pos;
         let flags = self.data[*pos];
         *pos += 1;
-        let ms_delta = get_varint(&self.data, pos);
-        let seq = get_varint(&self.data, pos);
+        let ms_delta = varint::read(&self.data, pos);
+        let seq = varint::read(&self.data, pos);
         let id = if ms_delta == 0 {
             StreamId::new(self.master.ms, self.master.seq + seq)
         } else {
@@ -369,7 +346,7 @@ impl Block {
                 fields.push(get_bytes(&self.data, pos));
             }
         } else {
-            let pairs = get_varint(&self.data, pos) as usize;
+            let pairs = varint::read(&self.data, pos) as usize;
             fields.reserve(pairs * 2);
             for _ in 0..pairs * 2 {
                 fields.push(get_bytes(&self.data, pos));
