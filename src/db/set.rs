@@ -59,12 +59,16 @@ pub struct Set {
 enum Repr {
     Ints(IntSet),
     Packed(Packed),
-    /// Members, plus the heap bytes they own beyond the table (kept up to
-    /// date so `heap_size` stays O(1)).
-    Table {
-        dict: Dict<()>,
-        member_heap: usize,
-    },
+    /// Boxed so that a `Set` is 40 bytes (a 48-byte block, not 80, for
+    /// each of the many small sets).
+    Table(Box<Table>),
+}
+
+/// Members, plus the heap bytes they own beyond the table (kept up to date
+/// so `heap_size` stays O(1)).
+struct Table {
+    dict: Dict<()>,
+    member_heap: usize,
 }
 
 /// One member, borrowed from a set: integers of an intset stay integers.
@@ -99,15 +103,15 @@ impl Clone for Set {
         let repr = match &self.repr {
             Repr::Ints(ints) => Repr::Ints(ints.clone()),
             Repr::Packed(p) => Repr::Packed(p.clone()),
-            Repr::Table { dict, member_heap } => {
-                let mut copy = Dict::new();
-                for (k, _) in dict.iter() {
-                    copy.insert(hash_key(k), k.clone(), ());
+            Repr::Table(t) => {
+                let mut dict = Dict::new();
+                for (k, _) in t.dict.iter() {
+                    dict.insert(hash_key(k), k.clone(), ());
                 }
-                Repr::Table {
-                    dict: copy,
-                    member_heap: *member_heap,
-                }
+                Repr::Table(Box::new(Table {
+                    dict,
+                    member_heap: t.member_heap,
+                }))
             }
         };
         Set { repr }
@@ -152,7 +156,7 @@ impl Set {
         match self.repr {
             Repr::Ints(_) => Set::new_intset(),
             Repr::Packed(_) => Set::new_packed(),
-            Repr::Table { .. } => Set::new_table(),
+            Repr::Table(_) => Set::new_table(),
         }
     }
 
@@ -164,10 +168,10 @@ impl Set {
 
     fn new_table() -> Self {
         Set {
-            repr: Repr::Table {
+            repr: Repr::Table(Box::new(Table {
                 dict: Dict::new(),
                 member_heap: 0,
-            },
+            })),
         }
     }
 
@@ -175,7 +179,7 @@ impl Set {
         match &self.repr {
             Repr::Ints(ints) => ints.len(),
             Repr::Packed(p) => p.len,
-            Repr::Table { dict, .. } => dict.len(),
+            Repr::Table(t) => t.dict.len(),
         }
     }
 
@@ -188,7 +192,7 @@ impl Set {
     pub fn encoding(&self) -> &'static str {
         match &self.repr {
             Repr::Ints(_) => "intset",
-            Repr::Packed(_) | Repr::Table { .. } => "hashtable",
+            Repr::Packed(_) | Repr::Table(_) => "hashtable",
         }
     }
 
@@ -202,7 +206,7 @@ impl Set {
         match &self.repr {
             Repr::Ints(ints) => ints.heap_size(),
             Repr::Packed(p) => p.lp.heap_size(),
-            Repr::Table { dict, member_heap } => dict.table_size() + member_heap,
+            Repr::Table(t) => std::mem::size_of::<Table>() + t.dict.table_size() + t.member_heap,
         }
     }
 
@@ -210,7 +214,7 @@ impl Set {
         match &self.repr {
             Repr::Ints(ints) => parse_i64(member).is_some_and(|n| ints.contains(n)),
             Repr::Packed(p) => p.find(member).is_some(),
-            Repr::Table { dict, .. } => dict.get(hash_key(member), member).is_some(),
+            Repr::Table(t) => t.dict.get(hash_key(member), member).is_some(),
         }
     }
 
@@ -251,9 +255,10 @@ impl Set {
             }
             self.convert_packed_to_table();
         }
-        let Repr::Table { dict, member_heap } = &mut self.repr else {
+        let Repr::Table(t) = &mut self.repr else {
             unreachable!("converted above")
         };
+        let Table { dict, member_heap } = &mut **t;
         let hash = hash_key(member);
         if dict.get(hash, member).is_some() {
             return false;
@@ -289,9 +294,9 @@ impl Set {
                 }
                 None => false,
             },
-            Repr::Table { dict, member_heap } => match dict.remove(hash_key(member), member) {
+            Repr::Table(t) => match t.dict.remove(hash_key(member), member) {
                 Some((key, ())) => {
-                    *member_heap -= key.heap_size();
+                    t.member_heap -= key.heap_size();
                     true
                 }
                 None => false,
@@ -319,8 +324,8 @@ impl Set {
                 }
             }
             Repr::Packed(p) => p.for_each_while(|b| f(Member::Bytes(b))),
-            Repr::Table { dict, .. } => {
-                for (k, _) in dict.iter() {
+            Repr::Table(t) => {
+                for (k, _) in t.dict.iter() {
                     if !f(Member::Bytes(k)) {
                         return;
                     }
@@ -343,7 +348,7 @@ impl Set {
             Repr::Ints(ints) => f(Member::Int(ints.get(i))),
             Repr::Packed(p) => p.nth_with(i, |b, _| f(Member::Bytes(b))),
             // Table entries are dense: position `i` is a member.
-            Repr::Table { dict, .. } => f(Member::Bytes(dict.at(i).0)),
+            Repr::Table(t) => f(Member::Bytes(t.dict.at(i).0)),
         })
     }
 
@@ -378,7 +383,7 @@ impl Set {
                 });
                 IndexedRepr::Flat { bytes, ends }
             }
-            Repr::Table { dict, .. } => IndexedRepr::Table(dict),
+            Repr::Table(t) => IndexedRepr::Table(&t.dict),
         })
     }
 
@@ -393,7 +398,8 @@ impl Set {
                 self.for_each(f);
                 0
             }
-            Repr::Table { dict, .. } => {
+            Repr::Table(t) => {
+                let dict = &t.dict;
                 let mut cursor = cursor;
                 let mut steps_left = count.saturating_mul(10);
                 let mut seen = 0;
@@ -432,10 +438,10 @@ impl Set {
             for text in texts {
                 dict.insert(hash_key(&text), text, ());
             }
-            self.repr = Repr::Table {
+            self.repr = Repr::Table(Box::new(Table {
                 dict,
                 member_heap: 0,
-            };
+            }));
         }
     }
 
@@ -449,7 +455,7 @@ impl Set {
             dict.insert(hash_key(m), key, ());
             true
         });
-        self.repr = Repr::Table { dict, member_heap };
+        self.repr = Repr::Table(Box::new(Table { dict, member_heap }));
     }
 }
 
@@ -789,7 +795,7 @@ mod tests {
         match s.repr {
             Repr::Ints(_) => Form::Ints,
             Repr::Packed(_) => Form::Packed,
-            Repr::Table { .. } => Form::Table,
+            Repr::Table(_) => Form::Table,
         }
     }
 
@@ -800,6 +806,11 @@ mod tests {
             s.insert(&m, max);
         }
         s
+    }
+
+    #[test]
+    fn a_set_is_forty_bytes() {
+        assert_eq!(std::mem::size_of::<Set>(), 40);
     }
 
     #[test]
@@ -1070,10 +1081,11 @@ mod tests {
             // table the long members' bytes beyond the table.
             match &s.repr {
                 Repr::Packed(p) => assert!(s.heap_size() >= p.lp.byte_len()),
-                Repr::Table { dict, member_heap } => {
+                Repr::Table(t) => {
                     let owned: usize = model.iter().map(|m| Bytes24::new(m).heap_size()).sum();
-                    assert_eq!(*member_heap, owned);
-                    assert_eq!(s.heap_size(), dict.table_size() + owned);
+                    assert_eq!(t.member_heap, owned);
+                    let table = std::mem::size_of::<Table>() + t.dict.table_size();
+                    assert_eq!(s.heap_size(), table + owned);
                 }
                 Repr::Ints(_) => {}
             }
