@@ -11,12 +11,12 @@
 //!   order, each front coded against the member before it. A lookup walks
 //!   the buffer, which is cheap at this size; a member costs a header byte
 //!   plus the bytes it does not share with its predecessor, where a table
-//!   entry costs 24 bytes plus index slots (100K sets of `member:0..9` took
-//!   ~650 B/key as tables). Redis 7.2 added this as its `listpack` set
-//!   encoding; Redis 7.0, which we follow, has neither the encoding nor its
-//!   `set-max-listpack-*` directives. So the limits are constants, and a
-//!   packed set is a `hashtable` to every observer: `OBJECT ENCODING`, the
-//!   RDB type written, its unspecified member order.
+//!   entry costs 24 bytes plus index slots (100K sets of `member:0..9`:
+//!   ~650 B/key of RSS as tables, ~190 packed). Redis 7.2 added this as
+//!   its `listpack` set encoding; Redis 7.0, which we follow, has neither
+//!   the encoding nor its `set-max-listpack-*` directives. So the limits
+//!   are constants, and a packed set is a `hashtable` to every observer:
+//!   `OBJECT ENCODING`, the RDB type written, its unspecified member order.
 //! - `hashtable`: a [`Dict`] of members.
 //!
 //! A set leaving the intset becomes packed when the packed limits allow,
