@@ -146,12 +146,12 @@ pub fn write_value(buf: &mut Vec<u8>, key: &[u8], value: &Value) {
         }
         Value::Set(set) => {
             let mut scratch = itoa::Buffer::new();
-            for member in set.iter() {
+            set.for_each(|member| {
                 batch.push(member.bytes(&mut scratch).to_vec());
                 if batch.len() == ITEMS_PER_CMD {
                     flush(buf, b"SADD", &mut batch);
                 }
-            }
+            });
             flush(buf, b"SADD", &mut batch);
         }
         Value::Hash(hash) => {

@@ -6,6 +6,8 @@
 //! and converting when needed, so their encoding and, for all-integer
 //! results, their order match Redis's.
 
+use rand::RngExt;
+
 use super::spec::{CommandSpec, Keys, flag::*, key1, keys_all, keys_range};
 use super::{Args, CmdError, CmdResult, Ctx};
 use crate::db::set::{Member, Set};
@@ -112,7 +114,7 @@ fn reply_member(out: &mut Reply, member: Member<'_>) {
 /// Every member of `set` as a RESP3 set (an array in RESP2), in set order.
 fn reply_set(out: &mut Reply, set: &Set) {
     out.set(set.len());
-    set.iter().for_each(|m| reply_member(out, m));
+    set.for_each(|m| reply_member(out, m));
 }
 
 /// After members left a set (keyspace event `event`): the key goes when the
@@ -330,7 +332,7 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: usize) -> CmdResult {
         let popped = std::mem::replace(set, kept);
         reply_set(ctx.out, &popped);
         let mut scratch = itoa::Buffer::new();
-        srem.extend(popped.iter().map(|m| m.bytes(&mut scratch).to_vec()));
+        popped.for_each(|m| srem.push(m.bytes(&mut scratch).to_vec()));
     }
     changed(&mut ctx.db, key, count);
     ctx.db.notify(notify::SET, "spop", key);
@@ -343,9 +345,11 @@ fn srandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
     match args.len() {
         2 => {
             let set = read_set(&mut ctx.db, args.get(1))?;
-            match set.and_then(|s| s.random(&mut ctx.client.rng)) {
-                Some(member) => reply_member(ctx.out, member),
-                None => ctx.out.null(),
+            let out = &mut *ctx.out;
+            let picked =
+                set.and_then(|s| s.random_with(&mut ctx.client.rng, |m| reply_member(out, m)));
+            if picked.is_none() {
+                out.null();
             }
             Ok(())
         }
@@ -373,30 +377,38 @@ fn srandmember_count(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     };
     let out = &mut *ctx.out;
-    if !distinct || count == 1 {
+    if count == 1 {
+        out.array(1);
+        set.random_with(rng, |m| reply_member(out, m));
+    } else if !distinct {
+        // Independent picks, written as they are drawn (a huge count must
+        // not allocate up front).
         out.array(count);
+        let members = set.indexed();
         for _ in 0..count {
-            reply_member(out, set.random(rng).expect("stored sets are never empty"));
+            reply_member(out, members.get(rng.random_range(0..members.len())));
         }
     } else if count >= set.len() {
         out.array(set.len());
-        set.iter().for_each(|m| reply_member(out, m));
+        set.for_each(|m| reply_member(out, m));
     } else {
-        let picked = distinct_sample(set, count, rng);
+        let members = set.indexed();
+        let picked = distinct_sample(members.len(), count, rng);
         out.array(picked.len());
-        picked.into_iter().for_each(|m| reply_member(out, m));
+        picked
+            .into_iter()
+            .for_each(|i| reply_member(out, members.get(i)));
     }
     Ok(())
 }
 
-/// `count` distinct random members, `count` < the set's size.
-fn distinct_sample<'s>(set: &'s Set, count: usize, rng: &mut impl rand::Rng) -> Vec<Member<'s>> {
-    use rand::RngExt;
-    if count * 3 > set.len() {
+/// `count` distinct random positions below `len`, `count` < `len`.
+fn distinct_sample(len: usize, count: usize, rng: &mut impl rand::Rng) -> Vec<usize> {
+    if count * 3 > len {
         // A large share: shuffle the front of the whole list.
-        let mut all: Vec<Member> = set.iter().collect();
+        let mut all: Vec<usize> = (0..len).collect();
         for i in 0..count {
-            let j = rng.random_range(i..all.len());
+            let j = rng.random_range(i..len);
             all.swap(i, j);
         }
         all.truncate(count);
@@ -406,9 +418,9 @@ fn distinct_sample<'s>(set: &'s Set, count: usize, rng: &mut impl rand::Rng) -> 
         let mut seen = std::collections::HashSet::with_capacity(count);
         let mut picked = Vec::with_capacity(count);
         while picked.len() < count {
-            let m = set.random(rng).expect("non-empty");
-            if seen.insert(m) {
-                picked.push(m);
+            let i = rng.random_range(0..len);
+            if seen.insert(i) {
+                picked.push(i);
             }
         }
         picked
@@ -420,34 +432,32 @@ fn distinct_sample<'s>(set: &'s Set, count: usize, rng: &mut impl rand::Rng) -> 
 /// Members in every set, in the order of the smallest one (the first of
 /// equal sizes, as Redis's sort leaves them), stopping after `limit` when
 /// it is not 0. Any missing set makes the result empty.
-fn intersect<'s>(sets: &[Option<&'s Set>], limit: usize, mut emit: impl FnMut(Member<'s>)) {
+fn intersect(sets: &[Option<&Set>], limit: usize, mut emit: impl FnMut(Member<'_>)) {
     let Some(mut sets) = sets.iter().copied().collect::<Option<Vec<&Set>>>() else {
         return;
     };
     sets.sort_by_key(|s| s.len());
     let (first, others) = sets.split_first().expect("at least one key");
     let mut found = 0;
-    for member in first.iter() {
+    first.for_each_while(|member| {
         let everywhere = others
             .iter()
             .all(|s| std::ptr::eq(*s, *first) || s.contains_member(member));
         if everywhere {
             emit(member);
             found += 1;
-            if found == limit {
-                break;
-            }
         }
-    }
+        limit == 0 || found < limit
+    });
 }
 
 /// The union as a fresh set (intset first, as Redis builds it).
 fn union(sets: &[Option<&Set>], max: usize) -> Set {
     let mut out = Set::new_intset();
     for set in sets.iter().flatten() {
-        for member in set.iter() {
+        set.for_each(|member| {
             out.insert_member(member, max);
-        }
+        });
     }
     out
 }
@@ -465,13 +475,13 @@ fn difference(sets: &[Option<&Set>], max: usize) -> Set {
     let per_member_work = first.len() * present.len() / 2;
     let copy_work: usize = present.iter().map(|s| s.len()).sum();
     if per_member_work <= copy_work {
-        for member in first.iter() {
+        first.for_each(|member| {
             if !present[1..].iter().any(|s| s.contains_member(member)) {
                 out.insert_member(member, max);
             }
-        }
+        });
     } else {
-        first.iter().for_each(|m| {
+        first.for_each(|m| {
             out.insert_member(m, max);
         });
         let mut scratch = itoa::Buffer::new();
@@ -479,9 +489,9 @@ fn difference(sets: &[Option<&Set>], max: usize) -> Set {
             if out.is_empty() {
                 break;
             }
-            for member in set.iter() {
+            set.for_each(|member| {
                 out.remove(member.bytes(&mut scratch));
-            }
+            });
         }
     }
     out
@@ -556,10 +566,18 @@ fn sinter(ctx: &mut Ctx, args: &Args) -> CmdResult {
     // Members come straight from the smallest set, in its order.
     let keys = keys_from(args, 1);
     let sets = sets_of(&mut ctx.db, &keys)?;
-    let mut members = Vec::new();
-    intersect(&sets, 0, |m| members.push(m));
-    ctx.out.set(members.len());
-    members.into_iter().for_each(|m| reply_member(ctx.out, m));
+    // The count comes first: members are encoded aside, then copied.
+    let mut members = Reply {
+        resp3: ctx.out.resp3,
+        ..Reply::default()
+    };
+    let mut count = 0;
+    intersect(&sets, 0, |m| {
+        reply_member(&mut members, m);
+        count += 1;
+    });
+    ctx.out.set(count);
+    ctx.out.raw(&members.buf);
     Ok(())
 }
 
@@ -803,6 +821,70 @@ mod tests {
         assert_eq!(encoding(&t, "d"), "hashtable");
     }
 
+    fn packed(t: &TestClient, key: &str) -> bool {
+        let mut locked = t.server.keyspace.lock_all();
+        let mut db = locked.db(0, 0);
+        matches!(db.get(key.as_bytes()).map(|e| &e.value), Some(Value::Set(s)) if s.is_packed())
+    }
+
+    /// Small string sets are packed, but read as Redis 7.0's hashtables.
+    #[test]
+    fn packed_sets_look_like_hashtables() {
+        let mut t = TestClient::new();
+        let mut sadd = vec!["SADD".to_string(), "s".into()];
+        sadd.extend((0..128).map(|i| format!("member:{i}")));
+        assert_eq!(t.run(&sadd), ":128\r\n");
+        assert!(packed(&t, "s"));
+        assert_eq!(run(&mut t, "OBJECT ENCODING s"), "$9\r\nhashtable\r\n");
+        // Everything in one SSCAN call, cursor 0, whatever the cursor given.
+        for cursor in ["0", "12345"] {
+            let reply = t.run(&["SSCAN", "s", cursor, "MATCH", "member:12*", "COUNT", "2"]);
+            assert!(reply.starts_with("*2\r\n$1\r\n0\r\n*9\r\n"), "{reply}");
+        }
+        assert_eq!(run(&mut t, "SISMEMBER s member:127"), ":1\r\n");
+        assert_eq!(run(&mut t, "SISMEMBER s member:128"), ":0\r\n");
+        assert_eq!(
+            run(&mut t, "SMISMEMBER s member:0 member: member:99"),
+            "*3\r\n:1\r\n:0\r\n:1\r\n"
+        );
+        // The 129th member makes a table, for good.
+        assert_eq!(run(&mut t, "SADD s member:128"), ":1\r\n");
+        assert!(!packed(&t, "s"));
+        assert_eq!(run(&mut t, "SREM s member:128 member:127"), ":2\r\n");
+        assert!(!packed(&t, "s"));
+        // A 65-byte member makes a table; 64 bytes do not.
+        let at_limit = "y".repeat(64);
+        run(&mut t, &format!("SADD p a {at_limit}"));
+        assert!(packed(&t, "p"));
+        run(&mut t, &format!("SADD p {at_limit}z"));
+        assert!(!packed(&t, "p"));
+        assert_eq!(run(&mut t, "OBJECT ENCODING p"), "$9\r\nhashtable\r\n");
+        // Integers stay an intset until a string comes.
+        run(&mut t, "SADD i 3 1 2");
+        assert_eq!(run(&mut t, "OBJECT ENCODING i"), "$6\r\nintset\r\n");
+        run(&mut t, "SADD i x");
+        assert!(packed(&t, "i"));
+        assert_eq!(
+            run(&mut t, "SMEMBERS i"),
+            "*4\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\nx\r\n"
+        );
+        // The algebra over packed sets; results start as intsets.
+        run(&mut t, "SADD j 2 x y");
+        assert_eq!(sorted(&run(&mut t, "SINTER i j")), ["2", "x"]);
+        assert_eq!(run(&mut t, "SINTERCARD 2 i j LIMIT 1"), ":1\r\n");
+        assert_eq!(sorted(&run(&mut t, "SDIFF i j")), ["1", "3"]);
+        assert_eq!(run(&mut t, "SDIFFSTORE d i j"), ":2\r\n");
+        assert_eq!(run(&mut t, "OBJECT ENCODING d"), "$6\r\nintset\r\n");
+        assert_eq!(run(&mut t, "SUNIONSTORE u i j"), ":5\r\n");
+        assert!(packed(&t, "u"));
+        assert_eq!(run(&mut t, "SMOVE u fresh y"), ":1\r\n");
+        assert!(packed(&t, "fresh"));
+        assert_eq!(
+            run(&mut t, "SORT u ALPHA"),
+            "*4\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\nx\r\n"
+        );
+    }
+
     #[test]
     fn store_replaces_or_deletes_destination() {
         let mut t = TestClient::new();
@@ -997,7 +1079,20 @@ mod tests {
         Read(&'static str, Vec<usize>),
     }
 
-    const POOL: &[&str] = &["1", "2", "3", "-7", "40000", "5000000000", "a", "b", "01"];
+    /// Integers, short strings (packed sets) and one string past the packed
+    /// member limit (65 bytes: a table).
+    const POOL: &[&str] = &[
+        "1",
+        "2",
+        "3",
+        "-7",
+        "40000",
+        "5000000000",
+        "a",
+        "b",
+        "01",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    ];
     const KEYS: &[&str] = &["k0", "k1", "k2"];
 
     fn op() -> impl Strategy<Value = Op> {

@@ -198,7 +198,8 @@ fn elements_of(value: &Value) -> Result<(Vec<Vec<u8>>, Source), CmdError> {
         )),
         Value::Set(s) => {
             let mut scratch = itoa::Buffer::new();
-            let members = s.iter().map(|m| m.bytes(&mut scratch).to_vec()).collect();
+            let mut members = Vec::with_capacity(s.len());
+            s.for_each(|m| members.push(m.bytes(&mut scratch).to_vec()));
             Ok((members, Source::Unordered))
         }
         _ => Err(CmdError::WrongType),

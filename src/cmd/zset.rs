@@ -1346,9 +1346,9 @@ fn read_inputs(
 /// A plain set as an input, every member scored 1.
 fn set_input(set: &crate::db::set::Set) -> Input {
     let mut scratch = itoa::Buffer::new();
-    set.iter()
-        .map(|m| (m.bytes(&mut scratch).to_vec(), 1.0))
-        .collect()
+    let mut input = Input::with_capacity(set.len());
+    set.for_each(|m| input.push((m.bytes(&mut scratch).to_vec(), 1.0)));
+    input
 }
 
 /// The weighted score, with NaN (0 × inf) counted as 0 as Redis does.

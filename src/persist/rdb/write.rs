@@ -64,22 +64,20 @@ pub fn put_value(out: &mut Vec<u8>, value: &Value, compress: Lzf) {
             });
         }
         Value::Set(s) if s.encoding() == "intset" => {
-            let mut ints: Vec<i64> = s
-                .iter()
-                .map(|m| match m {
+            let mut ints: Vec<i64> = Vec::with_capacity(s.len());
+            s.for_each(|m| {
+                ints.push(match m {
                     Member::Int(n) => n,
                     Member::Bytes(b) => crate::protocol::parse::parse_i64(b).unwrap_or(0),
                 })
-                .collect();
+            });
             ints.sort_unstable();
             put_string(out, &codec::write_intset(&ints), compress);
         }
         Value::Set(s) => {
             put_len(out, s.len() as u64);
             let mut scratch = itoa::Buffer::new();
-            for m in s.iter() {
-                put_string(out, m.bytes(&mut scratch), compress);
-            }
+            s.for_each(|m| put_string(out, m.bytes(&mut scratch), compress));
         }
         Value::ZSet(z) if z.encoding() == "listpack" => {
             let mut lp = ListpackBuilder::default();
