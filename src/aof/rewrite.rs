@@ -136,7 +136,8 @@ pub fn write_value(buf: &mut Vec<u8>, key: &[u8], value: &Value) {
             encode(buf, [&b"SET"[..], key, bytes].into_iter());
         }
         Value::List(list) => {
-            for item in list.iter() {
+            let mut items = list.cursor();
+            while let Some(item) = items.next_front() {
                 batch.push(item.to_vec());
                 if batch.len() == ITEMS_PER_CMD {
                     flush(buf, b"RPUSH", &mut batch);

@@ -9,7 +9,7 @@
 
 use super::spec::{CommandSpec, Keys, flag::*, key1, keys_range};
 use super::{Args, CmdError, CmdResult, Ctx};
-use crate::db::list::{End, List};
+use crate::db::list::{End, List, parts_eq};
 use crate::db::{Bytes24, Db, Value};
 use crate::protocol::Reply;
 use crate::server::blocking::{self, ServeFn};
@@ -162,7 +162,7 @@ fn push(ctx: &mut Ctx, args: &Args, end: End, only_existing: bool) -> CmdResult 
     let elements = args.iter().skip(2);
     let len = match write_list(&mut ctx.db, key)? {
         Some(list) => {
-            elements.for_each(|e| list.push(end, e));
+            list.extend(end, elements);
             let len = list.len();
             ctx.db.modified(key);
             len
@@ -170,7 +170,7 @@ fn push(ctx: &mut Ctx, args: &Args, end: End, only_existing: bool) -> CmdResult 
         None if only_existing => 0,
         None => {
             let mut list = List::default();
-            elements.for_each(|e| list.push(end, e));
+            list.extend(end, elements);
             let len = list.len();
             ctx.db.set(key, Value::List(Box::new(list)));
             len
@@ -245,8 +245,9 @@ fn lrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
     match clamp_range(start, end, list.len()) {
         Some((start, end)) => {
             ctx.out.array(end - start + 1);
-            for item in list.range(start, end) {
-                ctx.out.bulk(item);
+            let mut items = list.range(start, end);
+            while let Some((prefix, suffix)) = items.next_front_parts() {
+                ctx.out.bulk_parts(prefix, suffix);
             }
         }
         None => ctx.out.array(0),
@@ -261,7 +262,7 @@ fn lindex(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     let index = args.int(2)?;
     match list.resolve(index).and_then(|i| list.get(i)) {
-        Some(item) => ctx.out.bulk(item),
+        Some(item) => ctx.out.bulk(&item),
         None => ctx.out.null(),
     }
     Ok(())
@@ -333,21 +334,33 @@ fn lpos(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(n) => n.min(usize::MAX as u64) as usize,
         None => 1,
     };
-    let positions: Vec<usize> = if options.rank > 0 {
-        let hits = list.iter().enumerate().take(scan_limit);
-        hits.filter(|(_, e)| *e == wanted)
-            .map(|(i, _)| i)
-            .skip(skip)
-            .take(want)
-            .collect()
-    } else {
-        let hits = list.iter().enumerate().rev().take(scan_limit);
-        hits.filter(|(_, e)| *e == wanted)
-            .map(|(i, _)| i)
-            .skip(skip)
-            .take(want)
-            .collect()
-    };
+    // Scans from the head for a positive rank, from the tail otherwise.
+    let from_head = options.rank > 0;
+    let mut items = list.cursor();
+    let (mut positions, mut matched) = (Vec::new(), 0usize);
+    for scanned in 0..scan_limit {
+        let hit = if from_head {
+            items
+                .next_front_parts()
+                .is_some_and(|item| parts_eq(item, wanted))
+        } else {
+            items.next_back().is_some_and(|item| item == wanted)
+        };
+        if !hit {
+            continue;
+        }
+        matched += 1;
+        if matched > skip {
+            positions.push(if from_head {
+                scanned
+            } else {
+                len - 1 - scanned
+            });
+            if positions.len() == want {
+                break;
+            }
+        }
+    }
     match (options.count, positions.first()) {
         (Some(_), _) => {
             ctx.out.array(positions.len());

@@ -191,7 +191,13 @@ pub enum Source {
 /// Sorted sets give their members in ascending score order.
 fn elements_of(value: &Value) -> Result<(Vec<Vec<u8>>, Source), CmdError> {
     match value {
-        Value::List(l) => Ok((l.iter().map(<[u8]>::to_vec).collect(), Source::Ordered)),
+        Value::List(l) => {
+            let (mut items, mut elements) = (l.cursor(), Vec::with_capacity(l.len()));
+            while let Some(item) = items.next_front() {
+                elements.push(item.to_vec());
+            }
+            Ok((elements, Source::Ordered))
+        }
         Value::ZSet(z) => Ok((
             z.entries().into_iter().map(|(m, _)| m).collect(),
             Source::Ordered,

@@ -109,6 +109,20 @@ impl Reply {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// A bulk string given in two parts (a packed list element: its prefix
+    /// shared with the previous element, then the rest).
+    #[inline]
+    pub fn bulk_parts(&mut self, head: &[u8], tail: &[u8]) {
+        self.header(b'$', (head.len() + tail.len()) as i64);
+        self.buf.reserve(head.len() + tail.len() + 2);
+        self.buf.extend_from_slice(head);
+        // Empty for an element stored whole or equal to its neighbour.
+        if !tail.is_empty() {
+            self.buf.extend_from_slice(tail);
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
     pub fn bulk_int(&mut self, n: i64) {
         let mut num = itoa::Buffer::new();
         self.bulk(num.format(n).as_bytes());

@@ -33,7 +33,8 @@ pub fn put_value(out: &mut Vec<u8>, value: &Value, compress: Lzf) {
         Value::List(list) => {
             let mut nodes: Vec<Vec<u8>> = Vec::new();
             let mut node = ListpackBuilder::default();
-            for item in list.iter() {
+            let mut items = list.cursor();
+            while let Some(item) = items.next_front() {
                 if node.count() > 0 && node.byte_len() + item.len() + 11 > QUICKLIST_NODE_BYTES {
                     nodes.push(std::mem::take(&mut node).finish());
                 }
