@@ -79,6 +79,7 @@ use std::collections::VecDeque;
 use smallvec::SmallVec;
 
 use super::bytes::Bytes24;
+use crate::util::varint;
 
 /// Encoded payload bytes after which a chunk takes no more elements (one
 /// larger element still gets a chunk of its own).
@@ -183,35 +184,24 @@ impl Sink for SliceSink<'_> {
 }
 
 fn varint_len(n: usize) -> usize {
-    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
+    varint::len(n as u64)
 }
 
 #[inline]
-fn put_varint(out: &mut impl Sink, mut n: usize) {
-    while n >= 0x80 {
-        out.put_byte((n as u8) | 0x80);
-        n >>= 7;
+fn put_varint(out: &mut impl Sink, n: usize) {
+    if n < 0x80 {
+        return out.put_byte(n as u8);
     }
-    out.put_byte(n as u8);
+    let mut buf = [0; 10];
+    let used = varint::write(&mut buf, n as u64);
+    out.put(&buf[..used]);
 }
 
 /// The varint at `at` and the offset after it.
 #[inline(always)]
 fn read_varint(data: &[u8], at: usize) -> (usize, usize) {
-    let first = data[at];
-    if first < 0x80 {
-        return (first as usize, at + 1);
-    }
-    let (mut n, mut shift, mut pos) = ((first & 0x7f) as usize, 7, at + 1);
-    loop {
-        let byte = data[pos];
-        pos += 1;
-        n |= ((byte & 0x7f) as usize) << shift;
-        if byte < 0x80 {
-            return (n, pos);
-        }
-        shift += 7;
-    }
+    let mut pos = at;
+    (varint::read(data, &mut pos) as usize, pos)
 }
 
 /// One stored entry: its element is the previous element's first `shared`
