@@ -142,27 +142,22 @@ trait Sink {
     fn put_byte(&mut self, byte: u8);
 }
 
-impl Sink for Vec<u8> {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-    #[inline]
-    fn put_byte(&mut self, byte: u8) {
-        self.push(byte);
-    }
+/// Growable buffers: `Vec` and `SmallVec` spell these the same.
+macro_rules! growable_sink {
+    ($($buf:ty),*) => {$(
+        impl Sink for $buf {
+            #[inline]
+            fn put(&mut self, bytes: &[u8]) {
+                self.extend_from_slice(bytes);
+            }
+            #[inline]
+            fn put_byte(&mut self, byte: u8) {
+                self.push(byte);
+            }
+        }
+    )*};
 }
-
-impl Sink for EntryBuf {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-    #[inline]
-    fn put_byte(&mut self, byte: u8) {
-        self.push(byte);
-    }
-}
+growable_sink!(Vec<u8>, EntryBuf);
 
 /// Writes into a slice front to back.
 struct SliceSink<'a> {
