@@ -35,7 +35,7 @@ use tokio::sync::Notify;
 use super::bytes::Bytes24;
 use super::dict::hash_key;
 use super::keyspace::{Locked, Shard};
-use super::value::access;
+use super::value::{Entry, access};
 use crate::config::Config;
 use crate::server::Server;
 
@@ -361,7 +361,7 @@ impl<'s> Evictor<'_, 's> {
                     let key = if volatile {
                         part.expires
                             .random(&mut me.rng)
-                            .map(|(_, pos)| part.key_at(pos))
+                            .map(|(_, pos)| part.entry_at(pos).0)
                     } else {
                         part.keys.random(&mut me.rng).map(|(k, _)| k)
                     };
@@ -440,11 +440,8 @@ impl<'s> Evictor<'_, 's> {
         let volatile = self.policy.volatile();
         let (now, decay) = (self.now_ms, self.lfu_decay());
         for (db, part) in shard.dbs.iter().enumerate() {
-            let mut offer = |key: &Bytes24| {
-                let hash = hash_key(key);
-                let Some(entry) = part.keys.get(hash, key) else {
-                    return;
-                };
+            // Every pick comes with its entry: no second lookup by key.
+            let mut offer = |(key, entry): (&Bytes24, &Entry)| {
                 let when = match ranking {
                     Ranking::Ttl => part.expires.of(entry),
                     _ => None,
@@ -461,14 +458,14 @@ impl<'s> Evictor<'_, 's> {
                 (true, _, n) if n <= samples => part
                     .expires
                     .iter()
-                    .for_each(|(_, pos)| offer(part.key_at(pos))),
+                    .for_each(|(_, pos)| offer(part.entry_at(pos))),
                 (true, _, _) => (0..samples)
                     .filter_map(|_| part.expires.random(&mut self.rng))
-                    .for_each(|(_, pos)| offer(part.key_at(pos))),
-                (false, n, _) if n <= samples => part.keys.iter().for_each(|(k, _)| offer(k)),
+                    .for_each(|(_, pos)| offer(part.entry_at(pos))),
+                (false, n, _) if n <= samples => part.keys.iter().for_each(offer),
                 (false, _, _) => (0..samples)
                     .filter_map(|_| part.keys.random(&mut self.rng))
-                    .for_each(|(k, _)| offer(k)),
+                    .for_each(offer),
             }
         }
     }

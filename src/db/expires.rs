@@ -65,7 +65,7 @@ impl Expires {
     }
 
     /// A uniformly chosen key with a TTL: its deadline and its position in
-    /// the key table ([`DbShard::key_at`]).
+    /// the key table ([`DbShard::entry_at`]).
     pub fn random(&self, rng: &mut impl rand::Rng) -> Option<(u64, usize)> {
         if self.records.is_empty() {
             return None;
@@ -95,11 +95,11 @@ impl DbShard {
         self.expires.of(self.keys.get(hash, key)?)
     }
 
-    /// The key at table position `pos` (from [`Expires::random`] or
-    /// [`Expires::iter`]).
+    /// The key and entry at table position `pos` (from [`Expires::random`]
+    /// or [`Expires::iter`]).
     #[inline]
-    pub fn key_at(&self, pos: usize) -> &Bytes24 {
-        self.keys.at(pos).0
+    pub fn entry_at(&self, pos: usize) -> (&Bytes24, &Entry) {
+        self.keys.at(pos)
     }
 
     /// Gives the existing `key` a deadline, replacing any it had.
@@ -294,7 +294,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..1000 {
             let (at, pos) = part.expires.random(&mut rng).unwrap();
-            let key = part.key_at(pos).to_vec();
+            let key = part.entry_at(pos).0.to_vec();
             assert_eq!(part.deadline(hash_key(&key), &key), Some(at));
             seen.insert(key);
         }

@@ -916,7 +916,7 @@ impl<'l, 'a> Db<'l, 'a> {
                     break;
                 };
                 if when <= now {
-                    let k = part.key_at(pos).clone();
+                    let k = part.entry_at(pos).0.clone();
                     part.remove(hash_key(&k), &k);
                     expired += 1;
                     if watching {

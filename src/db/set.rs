@@ -660,6 +660,7 @@ impl IntSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn members(set: &Set) -> Vec<String> {
         let mut scratch = itoa::Buffer::new();
@@ -764,23 +765,27 @@ mod tests {
         }
     }
 
+    /// Every member a whole SCAN iteration reports, `count` at a time.
+    fn scan_all(s: &Set, count: usize) -> BTreeSet<Vec<u8>> {
+        let mut seen = BTreeSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = s.scan(cursor, count, |m| {
+                seen.insert(m.to_bytes24().to_vec());
+            });
+            if cursor == 0 {
+                return seen;
+            }
+        }
+    }
+
     #[test]
     fn table_scan_covers_everything() {
         let mut s = Set::for_first_member(b"a");
         for i in 0..300 {
             s.insert(format!("m{i}").as_bytes(), 512);
         }
-        let mut seen = std::collections::HashSet::new();
-        let mut cursor = 0;
-        loop {
-            cursor = s.scan(cursor, 10, |m| {
-                seen.insert(m.to_bytes24().to_vec());
-            });
-            if cursor == 0 {
-                break;
-            }
-        }
-        assert_eq!(seen.len(), 300);
+        assert_eq!(scan_all(&s, 10).len(), 300);
     }
 
     /// The form of a set, ranked in the only direction conversions go.
@@ -1094,17 +1099,7 @@ mod tests {
                 .map(|i| idx.get(i).to_bytes24().to_vec())
                 .collect();
             assert_eq!(&by_position, model);
-            let mut scanned = BTreeSet::new();
-            let mut cursor = 0;
-            loop {
-                cursor = s.scan(cursor, 3, |m| {
-                    scanned.insert(m.to_bytes24().to_vec());
-                });
-                if cursor == 0 {
-                    break;
-                }
-            }
-            assert_eq!(&scanned, model);
+            assert_eq!(&scan_all(s, 3), model);
         }
 
         proptest! {
