@@ -11,6 +11,7 @@ use crate::db::{Db, Value};
 use crate::protocol::Reply;
 use crate::protocol::parse::parse_i64;
 use crate::server::{Server, notify};
+use crate::util::flat::FlatStrings;
 use crate::util::glob::glob_match;
 
 const HASH: &str = "hash";
@@ -444,43 +445,30 @@ fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// Copies of a packed hash's pairs in one buffer: random access for
-/// HRANDFIELD, a reply buffer for HSCAN, without an allocation per pair.
+/// Copies of a packed hash's pairs in one buffer (field, value, field...):
+/// random access for HRANDFIELD, a reply buffer for HSCAN, without an
+/// allocation per pair.
 #[derive(Default)]
-struct FlatPairs {
-    bytes: Vec<u8>,
-    /// End of each field and of its value in `bytes`.
-    ends: Vec<(usize, usize)>,
-}
+struct FlatPairs(FlatStrings);
 
 impl FlatPairs {
     fn of(hash: &Hash) -> Self {
-        let mut pairs = FlatPairs {
-            bytes: Vec::new(),
-            ends: Vec::with_capacity(hash.len()),
-        };
+        let mut pairs = FlatPairs(FlatStrings::with_capacity(hash.len() * 2));
         hash.for_each(|field, value| pairs.push(field, value));
         pairs
     }
 
     fn push(&mut self, field: &[u8], value: &[u8]) {
-        self.bytes.extend_from_slice(field);
-        let field_end = self.bytes.len();
-        self.bytes.extend_from_slice(value);
-        self.ends.push((field_end, self.bytes.len()));
+        self.0.push(field);
+        self.0.push(value);
     }
 
     fn len(&self) -> usize {
-        self.ends.len()
+        self.0.len() / 2
     }
 
     fn get(&self, i: usize) -> (&[u8], &[u8]) {
-        let start = i.checked_sub(1).map_or(0, |prev| self.ends[prev].1);
-        let (field_end, value_end) = self.ends[i];
-        (
-            &self.bytes[start..field_end],
-            &self.bytes[field_end..value_end],
-        )
+        (self.0.get(2 * i), self.0.get(2 * i + 1))
     }
 }
 

@@ -39,6 +39,7 @@ use super::bytes::Bytes24;
 use super::dict::{Dict, hash_key};
 use super::listpack::{Item, Listpack};
 use crate::protocol::parse::parse_i64;
+use crate::util::flat::FlatStrings;
 
 /// Most members of a packed set: Redis 7.2's default
 /// `set-max-listpack-entries`. A constant because Redis 7.0 has no such
@@ -374,14 +375,12 @@ impl Set {
         Indexed(match &self.repr {
             Repr::Ints(ints) => IndexedRepr::Ints(ints),
             Repr::Packed(p) => {
-                let mut bytes = Vec::with_capacity(p.lp.byte_len() * 2);
-                let mut ends = Vec::with_capacity(p.len);
+                let mut flat = FlatStrings::with_capacity(p.len);
                 p.for_each_while(|b| {
-                    bytes.extend_from_slice(b);
-                    ends.push(bytes.len());
+                    flat.push(b);
                     true
                 });
-                IndexedRepr::Flat { bytes, ends }
+                IndexedRepr::Flat(flat)
             }
             Repr::Table(t) => IndexedRepr::Table(&t.dict),
         })
@@ -519,12 +518,8 @@ pub struct Indexed<'a>(IndexedRepr<'a>);
 
 enum IndexedRepr<'a> {
     Ints(&'a IntSet),
-    /// A packed set's members end to end; `ends[i]` is where member `i`
-    /// ends.
-    Flat {
-        bytes: Vec<u8>,
-        ends: Vec<usize>,
-    },
+    /// A packed set's members, copied.
+    Flat(FlatStrings),
     Table(&'a Dict<()>),
 }
 
@@ -532,7 +527,7 @@ impl Indexed<'_> {
     pub fn len(&self) -> usize {
         match &self.0 {
             IndexedRepr::Ints(ints) => ints.len(),
-            IndexedRepr::Flat { ends, .. } => ends.len(),
+            IndexedRepr::Flat(flat) => flat.len(),
             IndexedRepr::Table(dict) => dict.len(),
         }
     }
@@ -545,10 +540,7 @@ impl Indexed<'_> {
     pub fn get(&self, i: usize) -> Member<'_> {
         match &self.0 {
             IndexedRepr::Ints(ints) => Member::Int(ints.get(i)),
-            IndexedRepr::Flat { bytes, ends } => {
-                let start = if i == 0 { 0 } else { ends[i - 1] };
-                Member::Bytes(&bytes[start..ends[i]])
-            }
+            IndexedRepr::Flat(flat) => Member::Bytes(flat.get(i)),
             IndexedRepr::Table(dict) => Member::Bytes(dict.at(i).0),
         }
     }

@@ -17,6 +17,7 @@ use std::cmp::Ordering;
 use super::bytes::Bytes24;
 use super::dict::{Dict, hash_key};
 use super::listpack::{Cursor, Item, Listpack};
+use crate::util::flat::FlatStrings;
 
 /// The encoding thresholds, read from the config once per command.
 #[derive(Clone, Copy, Debug)]
@@ -395,17 +396,17 @@ impl ZSet {
                 c.skip(lo);
                 if rev {
                     // Members are only readable forwards: rebuild the run
-                    // into one buffer (two allocations per call, not per
+                    // into flat buffers (a few allocations per call, not per
                     // member), then visit it backwards.
-                    let (mut bytes, mut ends) = (Vec::new(), Vec::with_capacity(hi - lo));
+                    let mut members = FlatStrings::with_capacity(hi - lo);
+                    let mut scores = Vec::with_capacity(hi - lo);
                     for _ in lo..hi {
                         let (m, s, _) = c.next().expect("rank below len");
-                        bytes.extend_from_slice(m);
-                        ends.push((bytes.len(), s));
+                        members.push(m);
+                        scores.push(s);
                     }
-                    for i in (0..ends.len()).rev() {
-                        let start = if i == 0 { 0 } else { ends[i - 1].0 };
-                        f(&bytes[start..ends[i].0], ends[i].1);
+                    for i in (0..members.len()).rev() {
+                        f(members.get(i), scores[i]);
                     }
                 } else {
                     for _ in lo..hi {
